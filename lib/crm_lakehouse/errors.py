@@ -1,0 +1,69 @@
+"""The project's exception hierarchy.
+
+Every error says what was expected and what was found, and names the file, table, row or key
+involved, so an on-call engineer can act on the message alone. Errors raised while handling
+another are chained with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+
+class LakehouseError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(LakehouseError):
+    """Configuration or command-line arguments are invalid.
+
+    Carries every problem found, not just the first, so one run shows them all.
+    """
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(self.problems))
+
+
+class EnvironmentCheckError(LakehouseError):
+    """The machine lacks something the runtime needs (e.g. Java 17+)."""
+
+    exit_code = 2
+
+
+class DeltaTableError(LakehouseError):
+    """A Delta table operation failed; the message names the table and the operation."""
+
+
+class TableNotFoundError(DeltaTableError):
+    """The table does not exist at the configured location."""
+
+
+class UnsupportedOperationError(DeltaTableError):
+    """The storage engine behind an adapter cannot perform the requested operation."""
+
+
+class IngestError(LakehouseError):
+    """A landing file could not be ingested; the message names the file."""
+
+
+class UnknownSourceFileError(IngestError):
+    """A landing file does not belong to any declared source and entity."""
+
+
+class SchemaDriftError(LakehouseError):
+    """A delivered schema differs from the declared one in a way the contract does not allow."""
+
+
+class ContractViolation(LakehouseError):
+    """A data contract rule with action ``fail`` was broken; nothing was published."""
+
+    exit_code = 4
+
+
+class LockHeldError(LakehouseError):
+    """Another run holds the lake's lock."""
+
+    exit_code = 5
