@@ -40,16 +40,23 @@ def _steps(text: str) -> tuple[Step, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--env", default="local", help="config overlay conf/<env>.yaml (default: local)")
-    common.add_argument("--conf-dir", default="conf", type=Path, help="config folder (default: conf)")
+    common.add_argument(
+        "--env", default="local", help="config overlay conf/<env>.yaml (default: local)"
+    )
+    common.add_argument(
+        "--conf-dir", default="conf", type=Path, help="config folder (default: conf)"
+    )
     common.add_argument("--lake", type=Path, help="override paths.lake")
     common.add_argument("--landing", type=Path, help="override paths.landing")
 
-    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="lakehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", parents=[common], help="write synthetic CRM and provider dumps")
+    gen = sub.add_parser(
+        "generate", parents=[common], help="write synthetic CRM and provider dumps"
+    )
     gen.add_argument("--scale", type=int, help="source records (default: generator.scale)")
     gen.add_argument("--seed", type=int, help="random seed (default: generator.seed)")
     gen.add_argument("--date", type=_date, help="delivery date (default: generator.date)")
@@ -58,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--date", type=_date, required=True, help="logical date YYYY-MM-DD")
     run.add_argument("--steps", type=_steps, help="comma-separated subset of bronze,silver,gold")
 
-    demo = sub.add_parser("demo", parents=[common],
-                          help="generate the demo dataset and run every step on it")
+    demo = sub.add_parser(
+        "demo", parents=[common], help="generate the demo dataset and run every step on it"
+    )
     demo.add_argument("--scale", type=int, help="source records (default: generator.scale)")
 
     sub.add_parser("tables", parents=[common], help="list the lake's tables with version and rows")
@@ -69,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -103,8 +113,10 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         date=args.date or g.date,
         faults=g.faults,
     )
-    print(f"generated {report.total_rows} source records for {report.date} "
-          f"into {settings.paths.landing} in {report.seconds:.1f} s")
+    print(
+        f"generated {report.total_records:,} source records ({report.mode} delivery) for "
+        f"{report.date} into {settings.paths.landing} in {report.elapsed_seconds:.1f} s"
+    )
     return 0
 
 
@@ -117,13 +129,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     started = time.monotonic()
     g = settings.generator
-    report = generate(settings.paths.landing, scale=args.scale or g.scale, seed=g.seed,
-                      date=g.date, faults=g.faults)
-    print(f"generated {report.total_rows} source records for {g.date} in {report.seconds:.1f} s")
+    report = generate(
+        settings.paths.landing,
+        scale=args.scale or g.scale,
+        seed=g.seed,
+        date=g.date,
+        faults=g.faults,
+    )
+    print(
+        f"generated {report.total_records:,} source records ({report.mode} delivery) for "
+        f"{g.date} in {report.elapsed_seconds:.1f} s"
+    )
     return _run(settings, g.date, None, started=started)
 
 
-def _run(settings: Settings, date: str, steps: Sequence[Step] | None, started: float | None = None) -> int:
+def _run(
+    settings: Settings, date: str, steps: Sequence[Step] | None, started: float | None = None
+) -> int:
     from crm_lakehouse.delta import open_port
     from crm_lakehouse.lake import Lake
     from crm_lakehouse.pipeline import run_steps, summarise
@@ -134,11 +156,15 @@ def _run(settings: Settings, date: str, steps: Sequence[Step] | None, started: f
     port = open_port(spark, settings.delta.adapter)
     result = run_steps(spark, port, settings, date, steps)
     for rec in result.steps:
-        print(f"  {rec.step:<7} {rec.status:<9} rows in {rec.rows_in or 0:>9,}  out {rec.rows_out or 0:>9,}"
-              f"  dropped {rec.rows_dropped or 0:>6,}")
+        print(
+            f"  {rec.step:<7} {rec.status:<9} rows in {rec.rows_in or 0:>9,}  out {rec.rows_out or 0:>9,}"
+            f"  dropped {rec.rows_dropped or 0:>6,}"
+        )
     _print_tables(summarise(port, Lake(settings.paths.lake)))
-    print(f"run {result.run_id}: {len(result.steps)} steps for {date}; "
-          f"total time {time.monotonic() - started:.1f} s")
+    print(
+        f"run {result.run_id}: {len(result.steps)} steps for {date}; "
+        f"total time {time.monotonic() - started:.1f} s"
+    )
     return 0
 
 

@@ -57,7 +57,10 @@ def test_all_problems_reported_together_with_file_and_key(tmp_path: Path) -> Non
     assert f"{overlay}: spark.shuffle_partitions: expected an integer, found 'many'" in problems
     assert any(p.startswith(f"{overlay}: spark.colour: unknown key") for p in problems)
     assert any(p.startswith(f"{overlay}: delta.adapter: 'parquet' is not one of") for p in problems)
-    assert f"{overlay}: generator.faults.duplicate_file: expected true or false, found 'yes'" in problems
+    assert (
+        f"{overlay}: generator.faults.duplicate_file: expected true or false, found 'yes'"
+        in problems
+    )
     assert len(problems) == 4
 
 
@@ -74,12 +77,12 @@ def test_unknown_environment_lists_known_ones() -> None:
 
 def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
     conf = _conf(tmp_path, "", "spark: [unclosed\n")
-    with pytest.raises(ConfigError, match="dev.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"dev\.yaml: not valid YAML"):
         load_settings("dev", conf)
 
 
 def test_overrides_apply_last() -> None:
     s = load_settings("local", CONF, overrides={"paths": {"lake": "/tmp/x"}})
     assert s.paths.lake == Path("/tmp/x")
-    with pytest.raises(ConfigError, match="command line: paths.lake: expected a path string"):
+    with pytest.raises(ConfigError, match=r"command line: paths\.lake: expected a path string"):
         load_settings("local", CONF, overrides={"paths": {"lake": 3}})

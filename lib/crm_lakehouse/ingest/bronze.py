@@ -94,6 +94,8 @@ class IngestReport:
     run_id: str
     files: list[FileResult] = field(default_factory=list)
     table_versions: dict[str, int] = field(default_factory=dict)
+    already_recorded: list[str] = field(default_factory=list)
+    """Files of this date already in the ledger (a rerun); neither appended nor recorded."""
 
     @property
     def rows_appended(self) -> int:
@@ -137,7 +139,11 @@ def conform_csv(df: DataFrame, entity: Entity, header: Sequence[str]) -> DataFra
         if extras
         else F.lit(None).cast(StringType())
     )
-    content = F.concat_ws("\u0001", *[F.coalesce(F.col(f"`{h}`"), F.lit("\u0000")) for h in header], F.coalesce(F.col(CORRUPT), F.lit("")))
+    content = F.concat_ws(
+        "\u0001",
+        *[F.coalesce(F.col(f"`{h}`"), F.lit("\u0000")) for h in header],
+        F.coalesce(F.col(CORRUPT), F.lit("")),
+    )
     every_text = [F.col(f"`{h}`") for h in header] + [F.col(CORRUPT)]
     return df.select(
         *declared,
@@ -167,7 +173,12 @@ def conform_jsonl(lines: DataFrame, entity: Entity) -> DataFrame:
         "value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
     )
     as_map = F.from_json("value", "map<string,string>")
-    known_top = F.array(*[F.lit(c) for c in (*entity.columns, *( [entity.nested_field] if entity.nested_field else []))])
+    known_top = F.array(
+        *[
+            F.lit(c)
+            for c in (*entity.columns, *([entity.nested_field] if entity.nested_field else []))
+        ]
+    )
     top_extra = F.map_filter(as_map, lambda k, _v: ~F.array_contains(known_top, k))
     rescued_map: Column = top_extra
     if entity.nested_field:
@@ -177,7 +188,9 @@ def conform_jsonl(lines: DataFrame, entity: Entity) -> DataFrame:
             F.map_filter(nested_map, lambda k, _v: ~F.array_contains(known_nested, k)),
             lambda k, _v: F.concat(F.lit(f"{entity.nested_field}."), k),
         )
-        rescued_map = F.map_concat(top_extra, F.coalesce(nested_extra, F.create_map().cast("map<string,string>")))
+        rescued_map = F.map_concat(
+            top_extra, F.coalesce(nested_extra, F.create_map().cast("map<string,string>"))
+        )
     rows = lines.select("value", "raw_invalid", parsed.alias("r"), rescued_map.alias("rescued"))
     corrupt = F.when(F.col("r").isNull() | F.col(f"r.{CORRUPT}").isNotNull(), F.col("value"))
     columns = [F.col(f"r.{c}").alias(c) for c in entity.columns]
@@ -193,9 +206,7 @@ def conform_jsonl(lines: DataFrame, entity: Entity) -> DataFrame:
 
 
 def _has_replacement_char(columns: Sequence[Column]) -> Column:
-    return F.coalesce(
-        F.concat_ws("", *columns).contains(REPLACEMENT_CHAR), F.lit(False)
-    )
+    return F.coalesce(F.concat_ws("", *columns).contains(REPLACEMENT_CHAR), F.lit(False))
 
 
 def with_ingest_metadata(
@@ -235,8 +246,9 @@ def ingest(
 ) -> IngestReport:
     """Append every new file delivered for ``date`` to its Bronze table.
 
-    Files whose content hash is already in ``ops.ingested_files`` (a rerun, or the same file
-    delivered twice under another name) are recorded as duplicates and not appended again.
+    A file already in ``ops.ingested_files`` (a rerun) is skipped; a new file whose content
+    hash is known (the same content delivered again under another name) is recorded once as a
+    duplicate and not appended. So a rerun adds nothing to Bronze or to the file ledger.
     Each Bronze write carries a transaction id derived from the files' hashes, so a run that
     died between the Bronze commit and the ledger commit does not append twice on rerun.
     """
@@ -244,11 +256,14 @@ def ingest(
     ledger = FileLedger(port, lake)
     report = IngestReport(date=date, run_id=run_id)
     files = discover(landing, date)
-    seen = ledger.known_hashes()
+    seen, recorded_paths = ledger.known()
     by_table: dict[str, list[LandingFile]] = {}
     duplicates: list[FileResult] = []
     first_of_hash: dict[str, LandingFile] = {}
     for f in files:
+        if _relative(f.path, landing) in recorded_paths:
+            report.already_recorded.append(_relative(f.path, landing))
+            continue  # a rerun: this file is in the ledger already (ingested or duplicate)
         earlier = seen.get(f.content_hash) or (
             _relative(first_of_hash[f.content_hash].path, landing)
             if f.content_hash in first_of_hash
@@ -308,8 +323,12 @@ def _ingest_table(
 ) -> tuple[list[FileResult], int]:
     entity = files[0].entity
     location = lake.location(table)
-    port.create(location, bronze_schema(entity), partition_by=PARTITION_BY,
-                description=f"Bronze: {entity.table} rows as delivered")
+    port.create(
+        location,
+        bronze_schema(entity),
+        partition_by=PARTITION_BY,
+        description=f"Bronze: {entity.table} rows as delivered",
+    )
     frames = [
         with_ingest_metadata(
             read_file(spark, f),
@@ -348,8 +367,10 @@ def _ingest_table(
             extra = tuple(h for h in f.header if h not in f.entity.columns)
             results.append(FileResult(f, rows, rows, malformed, bad, missing, extra))
         result = port.append(location, df, txn=Txn(f"bronze:{date}:{_batch_id_files(files)}"))
-        if not result.skipped and result.rows_written is not None and result.rows_written != sum(
-            r.rows_read for r in results
+        if (
+            not result.skipped
+            and result.rows_written is not None
+            and result.rows_written != sum(r.rows_read for r in results)
         ):
             raise IngestError(
                 f"{table}: appended {result.rows_written} rows but read "

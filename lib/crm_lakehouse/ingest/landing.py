@@ -32,7 +32,7 @@ class LandingFile:
 
 
 def discover(landing: Path, date: str) -> list[LandingFile]:
-    """Every file delivered for ``date``, sorted by source, entity and name.
+    """Every file delivered for ``date``, in ingestion order (source, entity, plain name first).
 
     Raises :class:`UnknownSourceFileError` for a file or folder that is not a declared delivery
     and :class:`IngestError` for a file that cannot be read.
@@ -57,7 +57,14 @@ def discover(landing: Path, date: str) -> list[LandingFile]:
             if not path.is_file():
                 raise UnknownSourceFileError(f"{path}: expected a file, found a folder")
             files.append(fingerprint(path, classify_file(path)))
-    return files
+    # Within an entity the plainly named file comes first, so that when the same content is
+    # delivered twice the copy with a suffix ("accounts-redelivery.csv") is the duplicate.
+    return sorted(files, key=_delivery_order)
+
+
+def _delivery_order(f: LandingFile) -> tuple[str, str, bool, str]:
+    stem = f.path.name.rsplit(".", 1)[0]
+    return (f.entity.source, f.entity.name, stem != f.entity.name, f.path.name)
 
 
 def fingerprint(path: Path, entity: Entity) -> LandingFile:

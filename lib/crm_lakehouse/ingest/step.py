@@ -7,9 +7,7 @@ from crm_lakehouse.steps import StepContext, StepOutcome
 
 
 def run(ctx: StepContext) -> StepOutcome:
-    report = ingest(
-        ctx.spark, ctx.port, ctx.lake, ctx.settings.paths.landing, ctx.date, ctx.run_id
-    )
+    report = ingest(ctx.spark, ctx.port, ctx.lake, ctx.settings.paths.landing, ctx.date, ctx.run_id)
     duplicates = [f for f in report.files if f.duplicate_of]
     return StepOutcome(
         rows_in=report.rows_read,

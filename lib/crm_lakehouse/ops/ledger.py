@@ -98,26 +98,26 @@ class FileLedger:
         self.port = port
         self.location = lake.location(INGESTED_FILES)
 
-    def known_hashes(self) -> dict[str, str]:
-        """Content hash -> the file (relative path) under which it was first ingested."""
+    def known(self) -> tuple[dict[str, str], set[str]]:
+        """(content hash -> file first ingested with it, every file path already recorded)."""
         if not self.port.exists(self.location):
-            return {}
+            return {}, set()
         rows = (
-            self.port.read(self.location)
-            .where(F.col("status") == "ingested")
-            .select("content_hash", "source_file")
-            .collect()
+            self.port.read(self.location).select("content_hash", "source_file", "status").collect()
         )
-        return {r["content_hash"]: r["source_file"] for r in rows}
+        by_hash = {r["content_hash"]: r["source_file"] for r in rows if r["status"] == "ingested"}
+        return by_hash, {r["source_file"] for r in rows}
 
     def record(self, entries: Sequence[IngestedFile], txn: Txn | None) -> None:
-        self.port.create(self.location, INGESTED_FILES_SCHEMA, description="Files ingested into Bronze, by content hash")
+        self.port.create(
+            self.location,
+            INGESTED_FILES_SCHEMA,
+            description="Files ingested into Bronze, by content hash",
+        )
         if not entries:
             return
         spark = self.port.spark
-        df = spark.createDataFrame(
-            [dataclasses.astuple(e) for e in entries], INGESTED_FILES_SCHEMA
-        )
+        df = spark.createDataFrame([dataclasses.astuple(e) for e in entries], INGESTED_FILES_SCHEMA)
         self.port.append(self.location, df, txn=txn)
 
 
