@@ -1,6 +1,6 @@
 """spark-submit entry point: the bronze step for one logical date.
 
-    spark-submit --py-files dist/crm_lakehouse.zip jobs/bronze_ingest.py --env cluster --date 2026-11-20
+spark-submit --py-files dist/crm_lakehouse.zip jobs/bronze_ingest.py --env cluster --date 2026-11-20
 """
 
 import sys

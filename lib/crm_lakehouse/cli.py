@@ -153,7 +153,9 @@ def _run(
 
     started = started if started is not None else time.monotonic()
     spark = create_session(settings)
-    port = open_port(spark, settings.delta.adapter)
+    port = open_port(
+        spark, settings.delta.adapter, target_file_rows=settings.delta.target_file_rows
+    )
     result = run_steps(spark, port, settings, date, steps)
     for rec in result.steps:
         print(
@@ -175,7 +177,14 @@ def cmd_tables(args: argparse.Namespace, settings: Settings) -> int:
     from crm_lakehouse.session import create_session
 
     spark = create_session(settings)
-    _print_tables(summarise(open_port(spark, settings.delta.adapter), Lake(settings.paths.lake)))
+    _print_tables(
+        summarise(
+            open_port(
+                spark, settings.delta.adapter, target_file_rows=settings.delta.target_file_rows
+            ),
+            Lake(settings.paths.lake),
+        )
+    )
     return 0
 
 

@@ -230,7 +230,9 @@ def _convert(tp: Any, value: Any, dotted: str, origin: dict[str, str], problems:
         if not isinstance(value, list):
             problems.append(f"{where}: expected a list, found {type(value).__name__} {value!r}")
             return ()
-        return tuple(_convert(args[0], v, f"{dotted}[{i}]", origin, problems) for i, v in enumerate(value))
+        return tuple(
+            _convert(args[0], v, f"{dotted}[{i}]", origin, problems) for i, v in enumerate(value)
+        )
     if tp is Mapping[str, str] or typing.get_origin(tp) is Mapping:
         if not isinstance(value, Mapping):
             problems.append(f"{where}: expected a mapping, found {value!r}")

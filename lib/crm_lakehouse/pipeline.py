@@ -63,7 +63,10 @@ def run_steps(
     started = time.monotonic()
     for step in wanted:
         record = StepRecord(
-            run_id=run_id, logical_date=date, step=step.value, status="running",
+            run_id=run_id,
+            logical_date=date,
+            step=step.value,
+            status="running",
             started_at=dt.datetime.now(dt.UTC),
         )
         log.info("step %s started for %s (run %s)", step.value, date, run_id)
@@ -87,7 +90,9 @@ def run_steps(
         record.metrics = outcome.metrics
         ledger.record(record)
         result.steps.append(record)
-        log.info("step %s succeeded: %s rows in, %s out", step.value, outcome.rows_in, outcome.rows_out)
+        log.info(
+            "step %s succeeded: %s rows in, %s out", step.value, outcome.rows_in, outcome.rows_out
+        )
     result.seconds = time.monotonic() - started
     return result
 

@@ -64,12 +64,16 @@ def test_fingerprint_counts_data_lines_and_hashes(tmp_path: Path) -> None:
     assert fingerprint(same, ent).content_hash == fp.content_hash
 
 
-def test_fingerprint_counts_across_chunk_borders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fingerprint_counts_across_chunk_borders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import crm_lakehouse.ingest.landing as landing
 
     monkeypatch.setattr(landing, "_CHUNK", 3)
     ent = source("hubspot").entity("companies")
-    f = _write(tmp_path / "hubspot/2026-11-20/companies.jsonl", b'{"id":"1"}\n\n  \n{"id":"22"}\n{"id"')
+    f = _write(
+        tmp_path / "hubspot/2026-11-20/companies.jsonl", b'{"id":"1"}\n\n  \n{"id":"22"}\n{"id"'
+    )
     assert fingerprint(f, ent).data_lines == 3
 
 

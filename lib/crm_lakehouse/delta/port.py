@@ -12,7 +12,19 @@ Tables are addressed by their storage location (a path or URI string). Every wri
 :class:`Txn`: if the table already records that application id at that version or later, the
 write is skipped and reported as such, which makes a rerun of a step a no-op.
 
-Merge conditions are SQL expressions over the aliases ``t`` (target) and ``s`` (source).
+Merge conditions are SQL expressions over the aliases ``t`` (target) and ``s`` (source); keep
+them to the SQL both engines parse (comparisons, ``AND``/``OR``, ``IS NULL``, literals), since
+the delta_rs adapter hands them to delta-rs (DataFusion SQL), not to Spark.
+
+Errors: a missing table raises :class:`~crm_lakehouse.errors.TableNotFoundError`; an operation
+the engine behind an adapter cannot perform raises
+:class:`~crm_lakehouse.errors.UnsupportedOperationError`; anything else that fails raises
+:class:`~crm_lakehouse.errors.DeltaTableError`. Messages name the operation and the table
+location, and chain the engine's exception.
+
+Columns are matched by name, never by position: a DataFrame written to a table must have
+exactly the table's columns with the same types (any order). Tables may keep partition columns
+last (Sail does), so compare schemas by name too.
 """
 
 from __future__ import annotations
@@ -40,7 +52,12 @@ class Txn:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a write did: the table version it produced, or ``skipped`` when the Txn was seen."""
+    """What a write did: the table version it produced, or ``skipped`` when the Txn was seen.
+
+    ``rows_written``: rows of the DataFrame added (append, overwrite), or rows inserted,
+    updated or deleted (merge); 0 when skipped. ``files_added``: data files the commit added.
+    ``metrics``: the engine's own figures, as it reports them.
+    """
 
     table: str
     version: int
@@ -52,6 +69,9 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class HistoryEntry:
+    """One commit of the table (Delta's commitInfo): ``operation`` as the engine names it
+    (``CREATE TABLE``, ``WRITE``, ``MERGE``, ``OPTIMIZE``, ...)."""
+
     version: int
     timestamp_ms: int | None
     operation: str
@@ -63,7 +83,7 @@ class HistoryEntry:
 class DeltaPort(abc.ABC):
     """Delta Lake operations used by the jobs. Implementations must pass tests/delta/."""
 
-    name: str
+    name: str  # the DeltaAdapterKind value: "delta_rs" or "delta_spark"
 
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
@@ -82,7 +102,11 @@ class DeltaPort(abc.ABC):
         properties: Mapping[str, str] | None = None,
         description: str | None = None,
     ) -> bool:
-        """Create an empty table; return False (and change nothing) when it already exists."""
+        """Create an empty table; return False (and change nothing) when it already exists.
+
+        Timestamp-without-time-zone columns and table features that one of the engines cannot
+        read or write (deletion vectors, column mapping, row tracking) are refused.
+        """
 
     @abc.abstractmethod
     def read(self, location: str, version: int | None = None) -> DataFrame:
@@ -107,7 +131,8 @@ class DeltaPort(abc.ABC):
     ) -> WriteResult:
         """Replace the whole table, or only the rows matching ``predicate`` (SQL), by ``df``.
 
-        With a predicate, every row of ``df`` must satisfy it (as Delta's ``replaceWhere``).
+        With a predicate, every row of ``df`` must satisfy it (as Delta's ``replaceWhere``;
+        NULL counts as not satisfied), and only existing rows where it is true are replaced.
         """
 
     @abc.abstractmethod
@@ -126,7 +151,8 @@ class DeltaPort(abc.ABC):
 
         Matched rows satisfying ``delete_condition`` are deleted; other matched rows are updated
         when ``update_condition`` holds (always when it is None); unmatched source rows are
-        inserted when ``insert``. Conditions use aliases ``t`` and ``s``.
+        inserted when ``insert``. Conditions use aliases ``t`` and ``s``. ``source`` must be
+        unique on ``keys`` (rows with a NULL key aside), or DeltaTableError is raised.
         """
 
     @abc.abstractmethod
@@ -139,7 +165,10 @@ class DeltaPort(abc.ABC):
 
     @abc.abstractmethod
     def vacuum(self, location: str, retention_hours: int = 168) -> list[str]:
-        """Delete files no longer referenced and older than the retention; return them."""
+        """Delete files no longer referenced and older than the retention; return them.
+
+        A retention below the table's ``delta.deletedFileRetentionDuration`` is refused.
+        """
 
     @abc.abstractmethod
     def optimize(self, location: str) -> Mapping[str, Any]:

@@ -27,7 +27,9 @@ def pipeline_summary(opportunities: DataFrame) -> DataFrame:
             F.count(F.lit(1)).alias("opportunity_count"),
             F.round(F.sum(F.coalesce("amount", F.lit(0.0))), 2).alias("amount"),
             F.round(
-                F.sum(F.coalesce("amount", F.lit(0.0)) * F.coalesce("probability", F.lit(0.0)) / 100),
+                F.sum(
+                    F.coalesce("amount", F.lit(0.0)) * F.coalesce("probability", F.lit(0.0)) / 100
+                ),
                 2,
             ).alias("weighted_amount"),
             F.count(F.when(F.col("is_won"), 1)).alias("won_count"),
@@ -35,6 +37,8 @@ def pipeline_summary(opportunities: DataFrame) -> DataFrame:
         )
         .withColumn(
             "win_rate",
-            F.when(F.col("closed_count") > 0, F.round(F.col("won_count") / F.col("closed_count"), 4)),
+            F.when(
+                F.col("closed_count") > 0, F.round(F.col("won_count") / F.col("closed_count"), 4)
+            ),
         )
     )

@@ -27,10 +27,15 @@ def _rows(df):  # type: ignore[no-untyped-def]
     return sorted((r.asDict(recursive=True) for r in df.collect()), key=lambda r: r["_row_hash"])
 
 
-def test_csv_reordered_header_extra_and_missing_columns(spark: SparkSession, tmp_path: Path) -> None:
+def test_csv_reordered_header_extra_and_missing_columns(
+    spark: SparkSession, tmp_path: Path
+) -> None:
     # Name before Id, an undeclared AccountSource column, every other declared column missing.
-    path = _land(tmp_path, "salesforce/2026-11-20/accounts.csv",
-                 b"Name,Id,AccountSource\nAcme,001A,Web\nGlobex,001B,\n")
+    path = _land(
+        tmp_path,
+        "salesforce/2026-11-20/accounts.csv",
+        b"Name,Id,AccountSource\nAcme,001A,Web\nGlobex,001B,\n",
+    )
     df = read_file(spark, fingerprint(path, ACCOUNTS))
     rows = {r["Id"]: r for r in df.collect()}
     assert rows["001A"]["Name"] == "Acme"
@@ -41,8 +46,11 @@ def test_csv_reordered_header_extra_and_missing_columns(spark: SparkSession, tmp
 
 
 def test_csv_malformed_rows_are_kept_with_raw_text(spark: SparkSession, tmp_path: Path) -> None:
-    path = _land(tmp_path, "salesforce/2026-11-20/accounts.csv",
-                 b'Id,Name\n001A,"Acme ""Best"" Co"\n001B,"Glob\n001C,Ini,tech,extra\n001D\n')
+    path = _land(
+        tmp_path,
+        "salesforce/2026-11-20/accounts.csv",
+        b'Id,Name\n001A,"Acme ""Best"" Co"\n001B,"Glob\n001C,Ini,tech,extra\n001D\n',
+    )
     df = read_file(spark, fingerprint(path, ACCOUNTS))
     rows = {r["Id"]: (r["Name"], r["_corrupt_record"]) for r in df.collect()}
     assert rows == {
@@ -54,14 +62,18 @@ def test_csv_malformed_rows_are_kept_with_raw_text(spark: SparkSession, tmp_path
 
 
 def test_invalid_utf8_is_flagged_not_lost(spark: SparkSession, tmp_path: Path) -> None:
-    path = _land(tmp_path, "salesforce/2026-11-20/accounts.csv", b"Id,Name\n001A,Caf\xe9 Bar\n001B,Ok\n")
+    path = _land(
+        tmp_path, "salesforce/2026-11-20/accounts.csv", b"Id,Name\n001A,Caf\xe9 Bar\n001B,Ok\n"
+    )
     rows = {r["Id"]: r for r in read_file(spark, fingerprint(path, ACCOUNTS)).collect()}
     assert rows["001A"]["_bad_encoding"] is True
     assert "\ufffd" in rows["001A"]["Name"]
     assert rows["001B"]["_bad_encoding"] is False
 
 
-def test_jsonl_nested_unknown_keys_rescued_and_bad_lines_kept(spark: SparkSession, tmp_path: Path) -> None:
+def test_jsonl_nested_unknown_keys_rescued_and_bad_lines_kept(
+    spark: SparkSession, tmp_path: Path
+) -> None:
     lines = [
         b'{"id":"1","createdAt":1763632800000,"archived":false,"properties":{"name":"Acme","hs_lead_status":"NEW"},"extra":7}',
         b"",
@@ -86,7 +98,9 @@ def test_jsonl_nested_unknown_keys_rescued_and_bad_lines_kept(spark: SparkSessio
 
 
 def test_metadata_columns_match_the_bronze_schema(spark: SparkSession, tmp_path: Path) -> None:
-    path = _land(tmp_path, "hubspot/2026-11-20/companies.jsonl", b'{"id":"1"}\n{"id":"1"}\n{"id":"2"}\n')
+    path = _land(
+        tmp_path, "hubspot/2026-11-20/companies.jsonl", b'{"id":"1"}\n{"id":"1"}\n{"id":"2"}\n'
+    )
     df = with_ingest_metadata(
         read_file(spark, fingerprint(path, HUB_COMPANIES)),
         source_file="hubspot/2026-11-20/companies.jsonl",
