@@ -50,3 +50,7 @@ clean-data: ## delete generated landing files and the local lake
 
 clean: clean-data ## delete the virtual environment and build outputs too
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-quality
+bench-quality: install java ## entity-resolution quality vs ground truth (scale 20000), into BENCHMARKS.md
+	$(BIN)/python bench/quality.py --scale 20000

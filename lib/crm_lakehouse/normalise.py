@@ -1,14 +1,20 @@
 """Column transforms that turn delivered strings into typed, comparable values.
 
 Every transform is a pure ``Column -> Column`` built from Spark built-ins (no Python UDFs on the
-hot path). Invalid input becomes null, never an exception that stops a job; the caller decides
+hot path; the one exception is :func:`phone_e164`, a vectorised pandas UDF over ``phonenumbers``). Invalid input becomes null, never an exception that stops a job; the caller decides
 whether a null needs a reason.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Mapping
+
+import pandas as pd
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
 
 _TRUE = ("true", "1", "yes", "y", "t")
 _FALSE = ("false", "0", "no", "n", "f")
@@ -109,3 +115,311 @@ def day_first_date(col: Column) -> Column:
 def name_key(col: Column) -> Column:
     """A crude comparison key for company names: lower case, letters and digits only."""
     return F.when(col.isNotNull(), F.regexp_replace(F.lower(col), r"[^a-z0-9]", ""))
+
+
+# --------------------------------------------------------------------------- entity resolution
+# Comparison keys and codes used by matching and survivorship (ARCHITECTURE.md, "Entity
+# resolution and survivorship"). All built-ins except the phone parser, which needs the
+# ``phonenumbers`` metadata and is therefore the one vectorised pandas UDF of this module.
+
+_ACCENTED = "àáâãäåāăąçćčďèéêëēėęěìíîïīįłñńňòóôõöøōőŕřśšşťùúûüūůűųýÿźżžß"
+_PLAIN = "aaaaaaaaacccdeeeeeeeeiiiiiilnnnoooooooorrssstuuuuuuuuyyzzzs"
+
+# Legal-form words stripped from the end of a company name for its comparison key. Dots are
+# removed before matching ("S.A." -> "sa", "G.m.b.H." -> "gmbh"); multi-word forms come first.
+LEGAL_SUFFIXES: tuple[str, ...] = (
+    "public limited company",
+    "limited liability company",
+    "designated activity company",
+    "proprietary limited",
+    "sociedad anonima",
+    "sociedad limitada",
+    "gmbh u co kg",
+    "gmbhcokg",
+    "cokg",
+    "aktiengesellschaft",
+    "incorporated",
+    "corporation",
+    "company",
+    "limited",
+    "gmbh",
+    "sarl",
+    "corp",
+    "inc",
+    "llc",
+    "ltd",
+    "plc",
+    "llp",
+    "mbh",
+    "pty",
+    "dac",
+    "sas",
+    "srl",
+    "spa",
+    "s a",
+    "co",
+    "kg",
+    "ag",
+    "sa",
+    "bv",
+    "nv",
+    "sl",
+)
+_SUFFIX_RE = r"(\s+(" + "|".join(s.replace(" ", r"\s+") for s in LEGAL_SUFFIXES) + r"))+$"
+
+
+def strip_accents(col: Column) -> Column:
+    """Lower-case and fold common Latin accents ('München' -> 'munchen') for comparisons."""
+    return F.translate(F.lower(col), _ACCENTED, _PLAIN)
+
+
+def company_name_words(col: Column) -> Column:
+    """A company name as space-separated comparison words, legal form and a leading 'the'
+    removed: 'The Oak-Star Learning, Inc.' -> 'oak star learning'.
+
+    A name that is nothing but a legal form keeps its words (stripping would leave nothing).
+    Null or blank input gives null.
+    """
+    v = strip_accents(col)
+    v = F.regexp_replace(v, r"\.", "")
+    v = F.regexp_replace(v, r"[^a-z0-9]+", " ")
+    v = F.trim(F.regexp_replace(v, r"\s+", " "))
+    v = F.regexp_replace(v, r"^the\s+", "")
+    stripped = F.trim(F.regexp_replace(F.concat(F.lit(" "), v), _SUFFIX_RE, ""))
+    out = F.when(stripped != "", stripped).otherwise(v)
+    return F.when(out != "", out)
+
+
+def company_name_key(col: Column) -> Column:
+    """The compact comparison key of a company name (words joined): spacing and punctuation
+    variants ('Oak-Star', 'OakStar', 'Oak & Star') give the same key."""
+    return F.regexp_replace(company_name_words(col), " ", "")
+
+
+def person_name_key(col: Column) -> Column:
+    """A person's name part for comparison: accents folded, letters only ('Jürgen' -> 'jurgen')."""
+    v = F.regexp_replace(strip_accents(col), r"[^a-z]", "")
+    return F.when(v != "", v)
+
+
+@functools.cache
+def public_suffixes() -> tuple[frozenset[str], frozenset[str]]:
+    """The ICANN public suffixes of two and of three labels, from tldextract's bundled snapshot
+    (no network). One-label suffixes need no list: any last label counts as one, as the public
+    suffix list's default rule says. Wildcard and exception rules are left out."""
+    import tldextract
+
+    extractor = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    rules = [s for s in extractor.tlds if not s.startswith(("*", "!"))]
+    return (
+        frozenset(s for s in rules if s.count(".") == 1),
+        frozenset(s for s in rules if s.count(".") == 2),
+    )
+
+
+def registrable_domain(col: Column) -> Column:
+    """The registrable domain (public suffix + one label) of a URL, host or email:
+    'https://shop.acme.co.uk/x' -> 'acme.co.uk', 'www.acme.com' -> 'acme.com'.
+
+    A bare public suffix ('co.uk') or junk gives null. Built from the public suffix list with
+    ``isin`` (a hash set in the plan), so no Python runs per row.
+    """
+    two, three = public_suffixes()
+    host = domain_from_url(col)
+    labels = F.size(F.split(host, r"\."))
+    last2 = F.substring_index(host, ".", -2)
+    last3 = F.substring_index(host, ".", -3)
+    return (
+        F.when(host.isNull(), F.lit(None).cast("string"))
+        .when(last3.isin(*sorted(three)), F.when(labels >= 4, F.substring_index(host, ".", -4)))
+        .when(last2.isin(*sorted(two)), F.when(labels >= 3, last3))
+        .otherwise(last2)
+    )
+
+
+def email_invalid_reason(col: Column) -> Column:
+    """Why :func:`email` gave null for a non-blank value ('invalid_email'); null otherwise."""
+    v = clean_text(col)
+    return F.when(v.isNotNull() & email(col).isNull(), F.lit("invalid_email"))
+
+
+def email_domain(col: Column) -> Column:
+    """The registrable domain of a valid email ('Jane@Mail.Acme.co.uk' -> 'acme.co.uk')."""
+    return registrable_domain(email(col))
+
+
+# ISO 3166-1 alpha-2 -> (alpha-3, names and common variants). Covers every country the
+# synthetic generator emits plus frequent trading partners; extend as sources need.
+COUNTRIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "US": ("USA", ("United States", "United States of America", "U.S.", "U.S.A.", "America")),
+    "GB": (
+        "GBR",
+        (
+            "United Kingdom",
+            "UK",
+            "U.K.",
+            "Great Britain",
+            "Britain",
+            "England",
+            "Scotland",
+            "Wales",
+        ),
+    ),
+    "DE": ("DEU", ("Germany", "Deutschland", "Federal Republic of Germany")),
+    "FR": ("FRA", ("France", "Republique Francaise")),
+    "CA": ("CAN", ("Canada",)),
+    "NL": ("NLD", ("Netherlands", "The Netherlands", "Nederland", "Holland")),
+    "ES": ("ESP", ("Spain", "España", "Espana", "Kingdom of Spain")),
+    "AU": ("AUS", ("Australia",)),
+    "IE": ("IRL", ("Ireland", "Republic of Ireland", "Eire", "Éire")),
+    "IT": ("ITA", ("Italy", "Italia")),
+    "CH": ("CHE", ("Switzerland", "Schweiz", "Suisse")),
+    "AT": ("AUT", ("Austria", "Österreich")),
+    "BE": ("BEL", ("Belgium", "Belgique", "België")),
+    "SE": ("SWE", ("Sweden", "Sverige")),
+    "NO": ("NOR", ("Norway", "Norge")),
+    "DK": ("DNK", ("Denmark", "Danmark")),
+    "FI": ("FIN", ("Finland", "Suomi")),
+    "PT": ("PRT", ("Portugal",)),
+    "PL": ("POL", ("Poland", "Polska")),
+    "JP": ("JPN", ("Japan",)),
+    "CN": ("CHN", ("China", "People's Republic of China")),
+    "IN": ("IND", ("India",)),
+    "BR": ("BRA", ("Brazil", "Brasil")),
+    "MX": ("MEX", ("Mexico", "México")),
+    "SG": ("SGP", ("Singapore",)),
+    "NZ": ("NZL", ("New Zealand",)),
+}
+
+
+def _country_lookup_key(col: Column) -> Column:
+    v = F.upper(F.translate(F.lower(col), _ACCENTED, _PLAIN))
+    v = F.regexp_replace(v, r"\.", "")
+    v = F.trim(F.regexp_replace(v, r"[^A-Z0-9]+", " "))
+    return F.regexp_replace(v, r"^THE ", "")
+
+
+def _country_key_text(text: str) -> str:
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    v = re.sub(r"[^A-Z0-9]+", " ", folded.upper().replace(".", "")).strip()
+    return re.sub(r"^THE ", "", v)
+
+
+@functools.cache
+def _country_map() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for iso2, (iso3, names) in COUNTRIES.items():
+        for text in (iso2, iso3, *names):
+            out[_country_key_text(text)] = iso2
+    return out
+
+
+def country_code(col: Column) -> Column:
+    """ISO 3166-1 alpha-2 from a name, alpha-2 or alpha-3 code in any case ('U.S.A.', 'gbr',
+    'España', 'The Netherlands'); unknown or blank -> null (see :func:`country_reason`)."""
+    mapping = F.create_map(*[F.lit(x) for kv in sorted(_country_map().items()) for x in kv])
+    return F.try_element_at(mapping, _country_lookup_key(col))
+
+
+def country_reason(col: Column) -> Column:
+    """'unknown_country' when a non-blank value did not map to a code; null otherwise."""
+    return F.when(
+        clean_text(col).isNotNull() & country_code(col).isNull(), F.lit("unknown_country")
+    )
+
+
+def _sector_of_naics(code: Column) -> Column:
+    two = F.substring(code, 1, 2)
+    return (
+        F.when(two.isin("31", "32", "33"), F.lit("31-33"))
+        .when(two.isin("44", "45"), F.lit("44-45"))
+        .when(two.isin("48", "49"), F.lit("48-49"))
+        .otherwise(two)
+    )
+
+
+NAICS_SECTORS = frozenset(
+    {"11", "21", "22", "23", "31-33", "42", "44-45", "48-49", "51", "52", "53", "54", "55", "56"}
+    | {"61", "62", "71", "72", "81", "92"}
+)
+
+
+def industry_key(col: Column) -> Column:
+    """The lookup key of an industry label: lower case, letters and digits only."""
+    v = F.regexp_replace(strip_accents(col), r"[^a-z0-9]", "")
+    return F.when(v != "", v)
+
+
+def industry_code(col: Column, labels: Mapping[str, str | None]) -> Column:
+    """An industry in one code set, the NAICS 2022 sector ('51', '31-33', ...).
+
+    NAICS codes of 2 to 6 digits map by their first two digits; text labels (CRM picklists,
+    HubSpot enums, provider free text) through ``labels`` keyed by :func:`industry_key`. A label
+    mapped to None is known but ambiguous ('Other') and gives null, as does anything unknown.
+    """
+    v = F.trim(col)
+    known = {k: s for k, s in labels.items() if s is not None}
+    mapping = (
+        F.create_map(*[F.lit(x) for kv in sorted(known.items()) for x in kv])
+        if known
+        else F.create_map().cast("map<string,string>")
+    )
+    naics = _sector_of_naics(v)
+    from_naics = F.when(v.rlike(r"^\d{2,6}$") & naics.isin(*sorted(NAICS_SECTORS)), naics)
+    return F.coalesce(from_naics, F.try_element_at(mapping, industry_key(v)))
+
+
+def industry_reason(col: Column, labels: Mapping[str, str | None]) -> Column:
+    """'ambiguous_industry' for labels known to span sectors, 'unknown_industry' for others
+    that did not map; null when mapped or blank."""
+    ambiguous = sorted(k for k, s in labels.items() if s is None)
+    v = clean_text(col)
+    return (
+        F.when(v.isNull() | industry_code(col, labels).isNotNull(), F.lit(None).cast("string"))
+        .when(
+            industry_key(col).isin(*ambiguous) if ambiguous else F.lit(False), "ambiguous_industry"
+        )
+        .otherwise(F.lit("unknown_industry"))
+    )
+
+
+def _parse_e164(text: str | None, region: str | None) -> str | None:
+    import phonenumbers
+
+    if text is None or not text.strip():
+        return None
+    for reg in dict.fromkeys([region or None, "US"]):
+        try:
+            parsed = phonenumbers.parse(text, reg)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+@F.pandas_udf(StringType())  # type: ignore[call-overload]
+def _e164_udf(phone: pd.Series, region: pd.Series) -> pd.Series:
+    return pd.Series(
+        [_parse_e164(p, r) for p, r in zip(phone.tolist(), region.tolist(), strict=True)],
+        dtype=object,
+    )
+
+
+def phone_e164(phone: Column, country_iso2: Column | None = None) -> Column:
+    """A phone number in E.164 ('+14155550123'), parsed in the record's country (ISO alpha-2),
+    falling back to North America; anything ``phonenumbers`` does not accept as valid -> null.
+
+    The one Python UDF of the normaliser (vectorised, Arrow batches): the numbering-plan
+    metadata lives in ``phonenumbers``. Blank input short-circuits to null without the UDF.
+    """
+    region = country_iso2 if country_iso2 is not None else F.lit(None).cast("string")
+    text = clean_text(phone)
+    return F.when(text.isNotNull(), _e164_udf(text, region))
+
+
+def phone_reason(phone: Column, e164: Column) -> Column:
+    """'invalid_phone' when a non-blank phone did not give an E.164 number; null otherwise."""
+    return F.when(clean_text(phone).isNotNull() & e164.isNull(), F.lit("invalid_phone"))

@@ -3,6 +3,11 @@
 These tables are the cleaned, per-source layer that entity resolution reads: every CRM company,
 person, opportunity and provider firmographic record with typed values and comparison keys.
 Malformed Bronze rows (``_corrupt_record`` set) are not promoted; they stay in Bronze.
+Resolution keys are computed here, once per record version: ``registrable_domain``,
+``country_code`` (ISO alpha-2), ``phone_e164`` (with ``phone_reason`` when a phone did not
+parse), ``email_domain`` / ``email_reason`` for people, and ``first_seen``, the first delivery
+date of the record, from which golden ids derive. ``silver.opportunities.company_id`` is
+filled by the resolution that runs after the record merges.
 
 Each ``standardise_*`` function is a pure ``DataFrame -> DataFrame`` transform of one Bronze
 table; :func:`latest_per_key` keeps the newest version of each record within a batch, and the
@@ -30,7 +35,25 @@ def _good(bronze: DataFrame) -> DataFrame:
 
 
 def _lineage() -> list[Column]:
-    return [F.col("_delivery_date"), F.col("_row_hash")]
+    """Delivery lineage. ``first_seen`` is the record's first delivery date: the step keeps the
+    stored value when a newer version arrives, since golden ids derive from it."""
+    return [
+        F.col("_delivery_date"),
+        F.col("_row_hash"),
+        F.to_date(F.col("_delivery_date")).alias("first_seen"),
+    ]
+
+
+def _company_keys(website: Column, phone: Column, country: Column) -> list[Column]:
+    """Comparison keys for entity resolution: registrable domain, ISO country, E.164 phone."""
+    iso = N.country_code(country)
+    e164 = N.phone_e164(phone, iso)
+    return [
+        N.registrable_domain(website).alias("registrable_domain"),
+        iso.alias("country_code"),
+        e164.alias("phone_e164"),
+        N.phone_reason(phone, e164).alias("phone_reason"),
+    ]
 
 
 def standardise_salesforce_accounts(bronze: DataFrame) -> DataFrame:
@@ -52,6 +75,7 @@ def standardise_salesforce_accounts(bronze: DataFrame) -> DataFrame:
         F.coalesce(N.to_bool(F.col("IsDeleted")), F.lit(False)).alias("is_deleted"),
         N.iso_timestamp(F.col("CreatedDate")).alias("created_at"),
         N.iso_timestamp(F.col("LastModifiedDate")).alias("modified_at"),
+        *_company_keys(F.col("Website"), F.col("Phone"), F.col("BillingCountry")),
         *_lineage(),
     )
 
@@ -76,6 +100,7 @@ def standardise_hubspot_companies(bronze: DataFrame) -> DataFrame:
         F.coalesce(N.to_bool(F.col("archived")), F.lit(False)).alias("is_deleted"),
         N.epoch_ms_timestamp(F.col("createdAt")).alias("created_at"),
         N.epoch_ms_timestamp(F.col("updatedAt")).alias("modified_at"),
+        *_company_keys(F.col(p + "domain"), F.col(p + "phone"), F.col(p + "country")),
         *_lineage(),
     )
 
@@ -186,6 +211,10 @@ def _person(
         F.coalesce(N.to_bool(deleted), F.lit(False)).alias("is_deleted"),
         created.alias("created_at"),
         modified.alias("modified_at"),
+        N.country_code(country).alias("country_code"),
+        N.phone_e164(phone, N.country_code(country)).alias("phone_e164"),
+        N.email_domain(email).alias("email_domain"),
+        N.email_invalid_reason(email).alias("email_reason"),
         *_lineage(),
     )
 
@@ -208,6 +237,8 @@ def standardise_salesforce_opportunities(bronze: DataFrame) -> DataFrame:
         F.coalesce(N.to_bool(F.col("IsDeleted")), F.lit(False)).alias("is_deleted"),
         N.iso_timestamp(F.col("CreatedDate")).alias("created_at"),
         N.iso_timestamp(F.col("LastModifiedDate")).alias("modified_at"),
+        # Filled by entity resolution (the account's golden company); null until then.
+        F.lit(None).cast("string").alias("company_id"),
         *_lineage(),
     )
 
@@ -240,6 +271,8 @@ def _firmographic(
         confidence.alias("confidence"),
         # Providers deliver snapshots, not edits: the as-of date orders their versions.
         as_of.cast("timestamp").alias("modified_at"),
+        N.registrable_domain(website).alias("registrable_domain"),
+        N.country_code(country).alias("country_code"),
         *_lineage(),
     )
 

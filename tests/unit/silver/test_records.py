@@ -193,3 +193,29 @@ def test_latest_per_key_keeps_newest_with_deterministic_ties(spark: SparkSession
         [("s", "1", t2, "b"), ("s", "2", t1, "z"), ("s", "3", t1, "b")], schema
     )
     assert_df_equality(R.latest_per_key(df), expected, ignore_row_order=True)
+
+
+def test_company_records_carry_resolution_keys(spark: SparkSession) -> None:
+    schema = bronze_schema(source("salesforce").entity("accounts"))
+    df = _bronze(
+        spark,
+        schema,
+        [
+            {"Id": "1", "Website": "https://shop.acme.co.uk/x", "Phone": "020 7946 0018",
+             "BillingCountry": "UK"},
+            {"Id": "2", "Website": "co.uk", "Phone": "12", "BillingCountry": "Atlantis"},
+        ],
+    )  # fmt: skip
+    out = R.standardise_salesforce_accounts(df).select(
+        "source_id", "registrable_domain", "country_code", "phone_e164", "phone_reason",
+        "first_seen",
+    )  # fmt: skip
+    expected = spark.createDataFrame(
+        [
+            ("1", "acme.co.uk", "GB", "+442079460018", None, dt.date(2026, 11, 20)),
+            ("2", None, None, None, "invalid_phone", dt.date(2026, 11, 20)),
+        ],
+        "source_id string, registrable_domain string, country_code string, phone_e164 string, "
+        "phone_reason string, first_seen date",
+    )
+    assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
