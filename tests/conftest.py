@@ -29,11 +29,12 @@ def base_settings() -> Settings:
         "local",
         CONF,
         overrides={
+            "paths": {"contracts": str(ROOT / "contracts")},
             "spark": {
                 "master": "local[2]",
                 "shuffle_partitions": 2,
                 "conf": {"spark.default.parallelism": "2", "spark.driver.memory": "2g"},
-            }
+            },
         },
     )
 

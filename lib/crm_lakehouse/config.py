@@ -41,6 +41,7 @@ class Paths:
     landing: Path
     lake: Path
     reports: Path
+    contracts: Path
 
 
 @dataclass(frozen=True)

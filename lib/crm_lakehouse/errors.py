@@ -7,6 +7,9 @@ another are chained with ``raise ... from``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class LakehouseError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -67,3 +70,45 @@ class LockHeldError(LakehouseError):
     """Another run holds the lake's lock."""
 
     exit_code = 5
+
+
+class ContractDefinitionError(ConfigError):
+    """Data contract files are invalid (YAML shape, types, vocabularies, references).
+
+    Like :class:`ConfigError` it carries every problem found, each with the file and key path,
+    so one run shows them all; it is raised before any Spark work starts.
+    """
+
+    def __init__(self, problems: list[str] | str) -> None:
+        super().__init__(problems)
+        self.args = ("invalid data contracts:\n  - " + "\n  - ".join(self.problems),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ContractFailed(ContractViolation):
+    """One or more ``fail`` rules of a table's contract were broken; nothing may be published.
+
+    ``failures`` holds ``(rule_id, observed, threshold)`` for each broken rule and ``results``
+    every rule result of the validation (PII-free), so the caller can still record them in
+    ``ops.dq_results`` before the run stops.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        failures: list[tuple[str, str, str]],
+        results: Sequence[Any] = (),
+    ) -> None:
+        self.table = table
+        self.failures = list(failures)
+        self.results = tuple(results)
+        lines = [
+            f"{rule_id}: observed {observed}; threshold: {threshold}"
+            for rule_id, observed, threshold in self.failures
+        ]
+        super().__init__(
+            f"{table}: data contract failed, nothing was published "
+            f"({len(lines)} rule(s) with action 'fail' broken):\n  - " + "\n  - ".join(lines)
+        )

@@ -27,6 +27,16 @@ class Lake:
         tier, name = split_name(table)
         return str((self.root / tier.value / name).resolve())
 
+    def table_of(self, location: str) -> str | None:
+        """The ``tier.table`` name stored at ``location``, or None outside this lake."""
+        try:
+            rel = Path(location).resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return None
+        if len(rel.parts) != 2 or rel.parts[0] not in {t.value for t in Tier}:
+            return None
+        return f"{rel.parts[0]}.{rel.parts[1]}"
+
     def tables(self) -> list[str]:
         """Every Delta table under the lake, as ``tier.table`` names, sorted."""
         found = []

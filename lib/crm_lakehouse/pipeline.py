@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 from crm_lakehouse.config import Settings, Step
+from crm_lakehouse.contracts import load_contracts
+from crm_lakehouse.contracts.guard import ContractGuard, check_bronze_drift
 from crm_lakehouse.delta.port import DeltaPort
 from crm_lakehouse.gold import step as gold_step
 from crm_lakehouse.ingest import step as bronze_step
@@ -57,8 +59,14 @@ def run_steps(
     """
     run_id = run_id or new_run_id(date)
     wanted = [s for s in Step if s in (steps or settings.pipeline.steps)]
-    ledger = RunLedger(port, Lake(settings.paths.lake))
-    ctx = StepContext(spark=spark, port=port, settings=settings, date=date, run_id=run_id)
+    lake = Lake(settings.paths.lake)
+    ledger = RunLedger(port, lake)
+    contracts = load_contracts(settings.paths.contracts)  # all problems reported before any step
+    end_of_day = dt.datetime.combine(dt.date.fromisoformat(date), dt.time(), dt.UTC)
+    guard = ContractGuard(
+        port, lake, contracts, run_id=run_id, reference_time=end_of_day + dt.timedelta(days=1)
+    )
+    ctx = StepContext(spark=spark, port=guard, settings=settings, date=date, run_id=run_id)
     result = RunResult(run_id=run_id, date=date)
     started = time.monotonic()
     for step in wanted:
@@ -71,8 +79,17 @@ def run_steps(
         )
         log.info("step %s started for %s (run %s)", step.value, date, run_id)
         try:
+            drift = (
+                check_bronze_drift(port, lake, contracts, date=date, run_id=run_id)
+                if step is Step.SILVER
+                else []
+            )
             outcome = STEP_FUNCTIONS[step](ctx)
+            if drift:
+                outcome.metrics["schema_drift"] = sorted(f.rule_id for f in drift)
         except Exception as exc:
+            enforced = guard.take_stats()
+            record.rows_quarantined = enforced.rows_quarantined
             record.status = "failed"
             record.finished_at = dt.datetime.now(dt.UTC)
             record.error = f"{type(exc).__name__}: {exc}"
@@ -80,6 +97,11 @@ def run_steps(
             result.steps.append(record)
             result.seconds = time.monotonic() - started
             raise
+        enforced = guard.take_stats()
+        outcome.rows_dropped += enforced.rows_dropped
+        outcome.rows_quarantined += enforced.rows_quarantined
+        outcome.metrics["contract_rows_checked"] = enforced.rows_checked
+        outcome.metrics["contract_seconds"] = round(enforced.seconds, 3)
         record.status = "succeeded"
         record.finished_at = dt.datetime.now(dt.UTC)
         record.rows_in = outcome.rows_in

@@ -1,0 +1,370 @@
+"""Contracts compiled into Great Expectations suites, run in an ephemeral context.
+
+Nothing is written to disk: the context lives in memory for one validation (no GX project tree,
+no stores on disk, analytics and progress bars off). During enforcement the suite holds the
+table-level rules (uniqueness, row counts, freshness), which cannot split rows; row rules are
+counted by :mod:`~crm_lakehouse.contracts.predicates` in one Spark pass, and can be added to the
+suite (``include_row_rules``) for documentation or to cross-check the predicates.
+
+Results come back as :class:`~crm_lakehouse.contracts.results.RuleResult` and are scrubbed of
+PII: for any rule touching a PII column, GX's ``partial_unexpected_list`` and friends and the
+observed value are removed from the result before anything else sees it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import great_expectations as gx
+from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+from great_expectations.data_context import AbstractDataContext
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+from great_expectations.expectations import Expectation
+from pyspark.sql import DataFrame
+from pyspark.sql.types import DateType, TimestampNTZType
+
+from crm_lakehouse.contracts.model import Contract, Rule, RuleKind
+from crm_lakehouse.contracts.results import ENGINE_GX, RuleResult
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SIZE = 20
+"""At most this many unexpected values are kept (for non-PII rules only)."""
+
+VALUE_KEYS = (
+    "partial_unexpected_list",
+    "partial_unexpected_counts",
+    "partial_unexpected_index_list",
+    "unexpected_list",
+    "unexpected_index_list",
+    "unexpected_index_query",
+    "unexpected_rows",
+    "details",
+    "observed_value",
+)
+"""GX result keys that can carry data values; dropped for rules touching PII."""
+
+
+def ephemeral_context() -> AbstractDataContext:
+    """An in-memory GX context: nothing on disk, no analytics, no progress bars."""
+    config = DataContextConfig(
+        analytics_enabled=False,
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def suite_name(table: str) -> str:
+    """GX splits suite names on dots in Data Docs paths, so ``silver.x`` becomes ``silver-x``."""
+    return table.replace(".", "-")
+
+
+def expectation_for(
+    rule: Rule, contract: Contract, *, reference_time: dt.datetime
+) -> Expectation | None:
+    """The GX expectation equivalent to ``rule``, or None (referential rules need a join).
+
+    ``meta`` carries the rule id, action and threshold, which is how results are mapped back
+    to rules and what Data Docs shows next to each expectation.
+    """
+    meta = {"rule_id": rule.id, "action": rule.action.value, "threshold": rule.threshold()}
+    common: dict[str, Any] = {"meta": meta}
+    if rule.description:
+        common["description"] = rule.description
+    column = rule.column
+    per_row: dict[str, Any] = {**common, "column": column, "mostly": rule.mostly}
+    E = gx.expectations
+    kind = rule.kind
+    if kind is RuleKind.NOT_NULL:
+        return E.ExpectColumnValuesToNotBeNull(**per_row)
+    if kind is RuleKind.ACCEPTED_VALUES or (kind is RuleKind.FORMAT and rule.value_set()):
+        return E.ExpectColumnValuesToBeInSet(**per_row, value_set=list(rule.value_set()))
+    if kind is RuleKind.RANGE:
+        assert column is not None
+        limits: dict[str, Any] = {
+            "min_value": _gx_bound(rule.minimum, contract, column),
+            "max_value": _gx_bound(rule.maximum, contract, column),
+        }
+        return E.ExpectColumnValuesToBeBetween(**per_row, **limits)
+    if kind in (RuleKind.REGEX, RuleKind.FORMAT):
+        return E.ExpectColumnValuesToMatchRegex(**per_row, regex=str(rule.regex()))
+    if kind is RuleKind.UNIQUE:
+        if column is not None:
+            return E.ExpectColumnValuesToBeUnique(**per_row)
+        compound: dict[str, Any] = {**common, "column_list": list(rule.columns)}
+        return E.ExpectCompoundColumnsToBeUnique(**compound, mostly=rule.mostly)
+    if kind is RuleKind.ROW_COUNT:
+        bounds: dict[str, Any] = {"min_value": rule.minimum, "max_value": rule.maximum}
+        return E.ExpectTableRowCountToBeBetween(**common, **bounds)
+    if kind is RuleKind.FRESHNESS:
+        assert column is not None and rule.max_age is not None
+        oldest = _as_spark_python_value(reference_time - rule.max_age, contract, column)
+        return E.ExpectColumnMaxToBeBetween(**common, column=column, min_value=oldest)
+    if kind is RuleKind.CUSTOM:
+        query = (
+            "SELECT * FROM {batch} WHERE NOT coalesce(CAST(("
+            + str(rule.expression)
+            + ") AS BOOLEAN), true)"
+        )
+        return E.UnexpectedRowsExpectation(**common, unexpected_rows_query=query)
+    return None  # referential: judged by a join in predicates.attach_references
+
+
+def build_suite(
+    contract: Contract,
+    *,
+    reference_time: dt.datetime,
+    include_row_rules: bool = False,
+    context: AbstractDataContext | None = None,
+) -> gx.ExpectationSuite:
+    """The contract's suite: table-level rules, plus row rules when ``include_row_rules``.
+
+    GX only lets a suite gain expectations while a data context is current (it keeps the
+    current context in a process-wide registry), so an ephemeral one is opened when none is
+    given.
+    """
+    if context is None:
+        ephemeral_context()
+    suite = gx.ExpectationSuite(name=suite_name(contract.table))
+    for rule in contract.rules:
+        if rule.row_level and not include_row_rules:
+            continue
+        expectation = expectation_for(rule, contract, reference_time=reference_time)
+        if expectation is not None:
+            suite.add_expectation(expectation)
+    return suite
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    """The PII-scrubbed GX validation (as JSON) and the rule results drawn from it."""
+
+    validation: Mapping[str, Any]
+    results: tuple[RuleResult, ...]
+
+
+def run_suite(
+    df: DataFrame,
+    contract: Contract,
+    suite: gx.ExpectationSuite,
+    *,
+    run_id: str,
+    reference_time: dt.datetime,
+    checked_at: dt.datetime,
+) -> SuiteOutcome:
+    """Validate ``df`` against ``suite`` in a fresh ephemeral context.
+
+    The data source does not persist the DataFrame (``persist=False``): the caller caches what
+    it validates, and a second cached copy would only cost memory. GX batches the metrics of all
+    expectations, so a suite costs a few Spark jobs, not one per expectation.
+    """
+    context = ephemeral_context()
+    source = context.data_sources.add_spark(name="lakehouse", persist=False)
+    asset = source.add_dataframe_asset(name=contract.table)
+    batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(
+        batch_parameters={"dataframe": df}
+    )
+    validation = batch.validate(
+        suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+    )
+    results = tuple(
+        _rule_result(
+            r, contract, run_id=run_id, reference_time=reference_time, checked_at=checked_at
+        )
+        for r in validation.results
+    )
+    return SuiteOutcome(validation=scrub_validation(validation, contract), results=results)
+
+
+def scrub_validation(
+    validation: ExpectationSuiteValidationResult, contract: Contract
+) -> dict[str, Any]:
+    """The validation as JSON with every value-bearing key removed for rules touching PII."""
+    data: dict[str, Any] = validation.to_json_dict()
+    for result in data.get("results", []):
+        rule_id = (result.get("expectation_config") or {}).get("meta", {}).get("rule_id")
+        if rule_id is None or _touches_pii(contract, rule_id):
+            scrub_result(result.get("result") or {})
+            result["exception_info"] = _scrubbed_exception(result.get("exception_info"))
+    return data
+
+
+def scrub_result(result: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Remove every key of a GX ``result`` dict that can carry data values (in place)."""
+    for key in VALUE_KEYS:
+        result.pop(key, None)
+    return result
+
+
+def _touches_pii(contract: Contract, rule_id: str) -> bool:
+    try:
+        return contract.touches_pii(contract.rule(rule_id))
+    except KeyError:
+        return True
+
+
+def _scrubbed_exception(info: Any) -> Any:
+    if isinstance(info, dict) and info.get("raised_exception"):
+        return {"raised_exception": True, "exception_message": "(hidden: rule touches PII)"}
+    return info
+
+
+def _rule_result(
+    evr: ExpectationValidationResult,
+    contract: Contract,
+    *,
+    run_id: str,
+    reference_time: dt.datetime,
+    checked_at: dt.datetime,
+) -> RuleResult:
+    config = evr.expectation_config
+    meta = (config.meta if config is not None else None) or {}
+    rule = contract.rule(str(meta["rule_id"]))
+    pii = contract.touches_pii(rule)
+    raw: dict[str, Any] = dict(evr.result or {})
+    details: dict[str, Any] = {}
+    exception = evr.exception_info or {}
+    if isinstance(exception, dict) and exception.get("raised_exception"):
+        message = str(exception.get("exception_message") or "error")
+        details["error"] = "(hidden: rule touches PII)" if pii else message.splitlines()[0][:300]
+    element_count = raw.get("element_count")
+    unexpected = raw.get("unexpected_count")
+    if rule.kind is RuleKind.CUSTOM and unexpected is None:
+        # GX's unexpected-rows check reports the number of rows its query returned.
+        observed_rows = raw.get("observed_value")
+        unexpected = observed_rows if isinstance(observed_rows, int) else None
+    percent: float | None = None
+    if unexpected is not None and element_count:
+        percent = 100.0 * unexpected / element_count
+    elif unexpected is not None:
+        percent = 0.0
+    observed = _observed(rule, raw, pii, reference_time, unexpected, element_count, percent)
+    if details.get("error"):
+        observed = "error: " + str(details["error"])
+    if not pii:
+        sample = raw.get("partial_unexpected_list")
+        if sample:
+            details["partial_unexpected_list"] = [_jsonable(v) for v in sample[:SAMPLE_SIZE]]
+    return RuleResult(
+        run_id=run_id,
+        table=contract.table,
+        rule_id=rule.id,
+        rule_kind=rule.kind.value,
+        columns=rule.columns,
+        action=rule.action.value,
+        passed=bool(evr.success),
+        observed_value=observed,
+        unexpected_count=int(unexpected) if unexpected is not None else None,
+        unexpected_percent=percent,
+        element_count=int(element_count) if element_count is not None else None,
+        threshold=rule.threshold(),
+        engine=ENGINE_GX,
+        checked_at=checked_at,
+        details=details,
+    )
+
+
+def _observed(
+    rule: Rule,
+    raw: Mapping[str, Any],
+    pii: bool,
+    reference_time: dt.datetime,
+    unexpected: int | None,
+    element_count: int | None,
+    percent: float | None,
+) -> str | None:
+    if rule.kind is RuleKind.ROW_COUNT:
+        value = raw.get("observed_value")
+        return None if value is None else f"{value} rows"
+    if rule.kind is RuleKind.FRESHNESS:
+        return describe_freshness(as_utc(raw.get("observed_value")), reference_time, pii)
+    if unexpected is not None:
+        return describe_count(unexpected, element_count, percent)
+    return None
+
+
+def describe_freshness(newest: dt.datetime | None, reference_time: dt.datetime, pii: bool) -> str:
+    """``"newest 2026-11-20T01:00:00+00:00 (11.0h old)"``; the age only for PII columns."""
+    if newest is None:
+        return "no values"
+    age_h = (reference_time - newest).total_seconds() / 3600
+    return (
+        f"newest value {age_h:.1f}h old"
+        if pii
+        else f"newest {newest.isoformat()} ({age_h:.1f}h old)"
+    )
+
+
+def describe_count(unexpected: int, element_count: int | None, percent: float | None) -> str:
+    """``"3 of 120 rows (2.5%)"``: how results state a count, whatever the engine."""
+    if element_count is None:
+        return f"{unexpected} rows"
+    return f"{unexpected} of {element_count} rows ({percent or 0.0:.4g}%)"
+
+
+def _as_spark_python_value(moment: dt.datetime, contract: Contract, column: str) -> Any:
+    """A bound in the form Spark hands values of ``column`` to Python.
+
+    Spark returns ``timestamp`` values as naive datetimes in the driver's local time zone and
+    ``timestamp_ntz`` values as naive wall-clock (UTC here) datetimes; GX compares the column's
+    max with the bound in Python, so the bound must be in the same form.
+    """
+    prop = contract.find(column)
+    data_type = prop.data_type if prop is not None else None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    if isinstance(data_type, DateType):
+        return moment.astimezone(dt.UTC).date()
+    if isinstance(data_type, TimestampNTZType):
+        return moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment.astimezone().replace(tzinfo=None)
+
+
+def _gx_bound(value: float | int | str | None, contract: Contract, column: str) -> Any:
+    """A range bound as GX compares it: ISO strings become dates or datetimes."""
+    if not isinstance(value, str):
+        return value
+    moment = dt.datetime.fromisoformat(value)
+    prop = contract.find(column)
+    if prop is not None and isinstance(prop.data_type, DateType):
+        return moment.date()
+    return _as_spark_python_value(moment, contract, column)
+
+
+def as_utc(value: Any) -> dt.datetime | None:
+    """A value Spark handed to Python (naive local datetime, date, ISO text) as UTC."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC) if value.tzinfo is None else value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    if isinstance(value, str):
+        try:
+            return as_utc(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def rule_results_by_id(results: Iterable[RuleResult]) -> dict[str, RuleResult]:
+    return {r.rule_id: r for r in results}
+
+
+def expectation_types(suite: gx.ExpectationSuite) -> Sequence[str]:
+    """The expectation types in a suite (for tests and docs)."""
+    return [e.expectation_type for e in suite.expectations]

@@ -1,0 +1,102 @@
+"""Contracts compiled into Great Expectations suites that really run, in memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from crm_lakehouse.contracts import build_suite, enforce
+
+from ._support import REF, column, contract, custom, lib
+
+ROW_RULES = contract(
+    [
+        column(
+            "id",
+            "string",
+            lib("notNull", "warn"),
+            lib("regex", "warn", args={"pattern": "^[a-z]+$"}),
+        ),
+        column(
+            "stage", "string", lib("acceptedValues", "warn", args={"validValues": ["open", "won"]})
+        ),
+        column("amount", "double", lib("range", "warn", args={"min": 0, "max": 100}, mostly=0.5)),
+        column("email", "string", lib("format", "warn", args={"format": "email"})),
+        column("country", "string", lib("format", "warn", args={"format": "iso_country"})),
+    ],
+    [
+        custom("small_amounts", "amount < 50", "warn"),
+        lib("unique", "warn", args={"properties": ["id", "stage"]}),
+        lib("rowCount", "warn", mustBeGreaterOrEqualTo=1),
+    ],
+)
+ROWS = [
+    ("ann", "open", 10.0, "ann@acme.com", "US"),
+    ("bob", "lost", -1.0, "bob@acme", "USA"),
+    ("Cy", "won", 70.0, None, "GB"),
+    (None, None, None, "dee@acme.com", None),
+    ("ann", "open", 120.0, "x", "gb"),
+]
+SCHEMA = "id string, stage string, amount double, email string, country string"
+
+
+def test_suite_holds_table_rules_and_optionally_row_rules() -> None:
+    table_only = build_suite(ROW_RULES, reference_time=REF)
+    assert table_only.name == "silver-things"
+    assert sorted(e.expectation_type for e in table_only.expectations) == [
+        "expect_compound_columns_to_be_unique",
+        "expect_table_row_count_to_be_between",
+    ]
+    full = build_suite(ROW_RULES, reference_time=REF, include_row_rules=True)
+    types = sorted(e.expectation_type for e in full.expectations)
+    assert types == [
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_match_regex",
+        "expect_column_values_to_match_regex",
+        "expect_column_values_to_not_be_null",
+        "expect_compound_columns_to_be_unique",
+        "expect_table_row_count_to_be_between",
+        "unexpected_rows_expectation",
+    ]
+    by_rule = {e.meta["rule_id"]: e for e in full.expectations}
+    amount = by_rule["silver.things.amount.range"].configuration.kwargs
+    assert (amount["min_value"], amount["max_value"], amount["mostly"]) == (0, 100, 0.5)
+    assert by_rule["silver.things.amount.range"].meta["action"] == "warn"
+
+
+def test_gx_results_agree_with_the_row_predicates(spark: SparkSession) -> None:
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    with enforce(df, ROW_RULES, run_id="r", reference_time=REF, gx_row_rules=True) as res:
+        spark_counts = {r.rule_id: r.unexpected_count for r in res.results if r.engine == "spark"}
+        gx_counts = {
+            r.rule_id: r.unexpected_count for r in res.results if r.engine == "great_expectations"
+        }
+        assert spark_counts == {
+            "silver.things.id.not_null": 1,
+            "silver.things.id.regex": 1,
+            "silver.things.stage.accepted_values": 1,
+            "silver.things.amount.range": 2,
+            "silver.things.email.format": 2,
+            "silver.things.country.format": 2,
+            "silver.things.small_amounts": 2,
+        }
+        for rule_id, count in spark_counts.items():
+            assert gx_counts[rule_id] == count, rule_id
+        spark_passed = {r.rule_id: r.passed for r in res.results if r.engine == "spark"}
+        gx_passed = {r.rule_id: r.passed for r in res.results if r.engine == "great_expectations"}
+        assert all(gx_passed[k] == v for k, v in spark_passed.items()), (spark_passed, gx_passed)
+        assert gx_counts["silver.things.id+stage.unique"] == 2
+
+
+def test_the_context_is_ephemeral_and_writes_nothing(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    with enforce(df, ROW_RULES, run_id="r", reference_time=REF, gx_row_rules=True) as res:
+        assert res.gx_validation is not None
+    assert list(tmp_path.iterdir()) == []
