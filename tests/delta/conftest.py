@@ -18,7 +18,11 @@ from crm_lakehouse.delta.rs import DeltaRsAdapter
 from crm_lakehouse.delta.spark import DeltaSparkAdapter
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session scope: while a Spark Connect session is alive in this process,
+# libraries that look for "the" session (Great Expectations tries Spark Connect first) would pick
+# it instead of the classic one the rest of the suite uses. Ending it with tests/delta keeps the
+# two kinds of session from leaking into each other's tests.
+@pytest.fixture(scope="package")
 def sail_server() -> Iterator[tuple[str, int]]:
     from pysail.spark import SparkConnectServer
 
@@ -29,7 +33,7 @@ def sail_server() -> Iterator[tuple[str, int]]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def connect_spark(sail_server: tuple[str, int]) -> Iterator[Any]:
     from pyspark.sql.connect.session import SparkSession as ConnectSession
 
