@@ -22,6 +22,23 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pii_key() -> Iterator[str]:
+    """A fixed PII key for the whole run (Gold hashes personal data with it), set in the
+    environment as a deployment would, so subprocesses see it too; restored afterwards."""
+    from crm_lakehouse.gold.pii import KEY_ENV, KEY_FILE_ENV
+
+    saved = {k: os.environ.get(k) for k in (KEY_ENV, KEY_FILE_ENV)}
+    os.environ[KEY_ENV] = "test-pii-key-not-a-secret-0123456789"
+    os.environ.pop(KEY_FILE_ENV, None)
+    yield os.environ[KEY_ENV]
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
     """The real local settings, tuned for small test data."""

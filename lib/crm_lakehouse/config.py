@@ -97,6 +97,7 @@ class Settings:
     delta: DeltaSettings
     generator: GeneratorSettings
     pipeline: PipelineSettings
+    rules_dir: Path  # <conf-dir>/rules: matching, survivorship, industries, gold rules
 
     def with_paths(self, **changes: Path) -> Settings:
         """A copy with some paths replaced (used by tests and the CLI's --lake/--landing)."""
@@ -130,6 +131,8 @@ def load_settings(
         raise ConfigError(problems)
     merged["env"] = env
     origin["env"] = "--env"
+    merged["rules_dir"] = str(conf_dir / "rules")
+    origin["rules_dir"] = "--conf-dir"
     settings = _build(Settings, merged, "", origin, problems)
     if problems:
         raise ConfigError(problems)

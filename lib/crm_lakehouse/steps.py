@@ -23,6 +23,7 @@ class StepContext:
     settings: Settings
     date: str
     run_id: str
+    full_refresh: bool = False
 
     @property
     def lake(self) -> Lake:

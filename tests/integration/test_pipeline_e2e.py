@@ -4,66 +4,15 @@ tables (delta-rs adapter), reconciled against the generator's manifest and groun
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 from collections import Counter
-from collections.abc import Iterator
 
-import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from crm_lakehouse.config import DeltaAdapterKind, Settings
-from crm_lakehouse.delta import DeltaPort, open_port
-from crm_lakehouse.lake import Lake
-from crm_lakehouse.pipeline import RunResult, run_steps
-from crm_lakehouse.synthetic import GenerationReport, generate
+from crm_lakehouse.contracts import lint, load_contracts
 
-DAY1, DAY2 = "2026-11-20", "2026-11-21"
-SCALE = 1500
-
-
-@dataclasses.dataclass
-class World:
-    settings: Settings
-    port: DeltaPort
-    lake: Lake
-    day1: GenerationReport
-    day2: GenerationReport
-    run1: RunResult
-    versions_after_day1: dict[str, int]
-    rows_after_day1: dict[str, int]
-    rerun: RunResult
-    versions_after_rerun: dict[str, int]
-    rows_after_rerun: dict[str, int]
-    run2: RunResult
-
-
-def _snapshot(port: DeltaPort, lake: Lake) -> tuple[dict[str, int], dict[str, int]]:
-    tables = lake.tables()
-    return (
-        {t: port.version(lake.location(t)) for t in tables},
-        {t: port.read(lake.location(t)).count() for t in tables},
-    )
-
-
-@pytest.fixture(scope="module")
-def world(
-    spark: SparkSession, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("e2e")
-    settings = base_settings.with_paths(landing=root / "landing", lake=root / "lake")
-    faults = dataclasses.replace(settings.generator.faults, malformed_row=0.01, invalid_utf8=0.01)
-    port = open_port(spark, DeltaAdapterKind.DELTA_RS)
-    lake = Lake(settings.paths.lake)
-    day1 = generate(settings.paths.landing, scale=SCALE, seed=11, date=DAY1, faults=faults)
-    run1 = run_steps(spark, port, settings, DAY1)
-    v1, r1 = _snapshot(port, lake)
-    rerun = run_steps(spark, port, settings, DAY1)
-    v2, r2 = _snapshot(port, lake)
-    day2 = generate(settings.paths.landing, scale=SCALE, seed=11, date=DAY2, faults=faults)
-    run2 = run_steps(spark, port, settings, DAY2)
-    yield World(settings, port, lake, day1, day2, run1, v1, r1, rerun, v2, r2, run2)
+from .conftest import DAY1, DAY2, World
 
 
 def _read(w: World, table: str):  # type: ignore[no-untyped-def]
@@ -260,4 +209,22 @@ def test_run_ledger_records_each_step_with_versions(world: World) -> None:
     )
     assert by_step["bronze"]["rows_out"] == sum(
         f.rows for f in world.day1.files if not f.redelivery_of
+    )
+
+
+def test_every_table_in_the_lake_has_a_contract_that_matches_it(
+    world: World, spark: SparkSession
+) -> None:
+    """The golden Silver tables (and every other table) against the schemas really written."""
+    contracts = load_contracts(world.settings.paths.contracts)
+    problems: list[str] = []
+    for table in world.lake.tables():
+        if table not in contracts:
+            problems.append(f"{table}: no contract")
+            continue
+        schema = world.port.read(world.lake.location(table)).schema
+        problems += [f"{table}: {p}" for p in lint(contracts[table], schema, spark=spark)]
+    assert problems == []
+    assert {"silver.companies", "silver.people", "silver.provider_conflicts"} <= set(
+        world.lake.tables()
     )

@@ -86,3 +86,22 @@ def test_overrides_apply_last() -> None:
     assert s.paths.lake == Path("/tmp/x")
     with pytest.raises(ConfigError, match=r"command line: paths\.lake: expected a path string"):
         load_settings("local", CONF, overrides={"paths": {"lake": 3}})
+
+
+def test_rules_come_from_the_chosen_conf_dir(tmp_path: Path) -> None:
+    """``--conf-dir`` moves the matching, survivorship and Gold rules with the config, so a
+    packaged or site config never silently reads the repository's rules."""
+    from crm_lakehouse.gold.rules import load_gold_rules
+    from crm_lakehouse.silver.resolution import load_rules
+
+    conf = _conf(tmp_path, "")
+    (conf / "rules").mkdir()
+    for f in (CONF / "rules").glob("*.yaml"):
+        text = f.read_text()
+        if f.name == "gold.yaml":
+            text = text.replace("won_revenue_window_months: 12", "won_revenue_window_months: 6")
+        (conf / "rules" / f.name).write_text(text)
+    settings = load_settings("dev", conf)
+    assert settings.rules_dir == conf / "rules"
+    assert load_gold_rules(settings.rules_dir / "gold.yaml").won_revenue_window_months == 6
+    assert load_rules(settings.rules_dir).matching == load_rules(CONF / "rules").matching

@@ -18,11 +18,9 @@ from crm_lakehouse.contracts.quarantine import QUARANTINE_SUFFIX, released_rows
 from crm_lakehouse.delta.port import Txn
 from crm_lakehouse.errors import ConfigError
 
-# Tables written by MERGE with a modification time refuse older data on replay too.
-_REFUSE_OLDER = (
-    "s.modified_at > t.modified_at OR t.modified_at IS NULL "
-    "OR (s.modified_at = t.modified_at AND s._row_hash >= t._row_hash)"
-)
+# Tables written by MERGE with a modification time refuse older data on replay too, with the
+# Silver merge's own condition.
+from crm_lakehouse.silver.records import REFUSE_OLDER
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ def replay_quarantine(guard: ContractGuard, table: str) -> ReplayOutcome:
             held.withColumn("_n", F.row_number().over(newest)).where("_n = 1").drop("_n")
         )
         rows = rows.select(*guard.read(location).columns)
-        condition = _REFUSE_OLDER if {"modified_at", "_row_hash"} <= set(rows.columns) else None
+        condition = REFUSE_OLDER if {"modified_at", "_row_hash"} <= set(rows.columns) else None
         guard.take_stats()
         result = guard.merge(
             location,

@@ -1,44 +1,127 @@
-"""gold.pipeline_summary: opportunities by stage, close month and currency."""
+"""gold.pipeline_summary: live opportunities by segment, industry, region, stage, close month
+and currency: counts, amounts (in the deal currency and in USD), weighted amounts, win rate.
+
+Segment, industry and region are those of the deal's golden company (``conf/rules/gold.yaml``);
+a deal without a known company gets the rules' unknown labels and industry ``(unknown)``.
+"""
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+
+from crm_lakehouse.gold.opportunities import opportunity_facts
+from crm_lakehouse.gold.rules import GoldRules, company_dimensions
+from crm_lakehouse.gold.table import (
+    BuildContext,
+    GoldTable,
+    Snapshot,
+    cents,
+    conform,
+    fingerprints,
+    ratio,
+)
 
 TABLE = "gold.pipeline_summary"
+OPPORTUNITIES = "silver.opportunities"
+COMPANIES = "silver.companies"
+UNKNOWN_INDUSTRY = "(unknown)"
+
+GROUP = ("segment", "industry", "region", "stage", "close_month", "currency")
+
+SCHEMA = StructType(
+    [
+        StructField("segment", StringType(), False),
+        StructField("industry", StringType(), False),
+        StructField("industry_name", StringType()),
+        StructField("region", StringType(), False),
+        StructField("stage", StringType(), False),
+        StructField("close_month", StringType(), False),
+        StructField("currency", StringType(), False),
+        StructField("opportunity_count", LongType(), False),
+        StructField("open_count", LongType(), False),
+        StructField("closed_count", LongType(), False),
+        StructField("won_count", LongType(), False),
+        StructField("amount", DoubleType(), False),
+        StructField("weighted_amount", DoubleType(), False),
+        StructField("won_amount", DoubleType(), False),
+        StructField("amount_usd", DoubleType(), False),
+        StructField("weighted_amount_usd", DoubleType(), False),
+        StructField("win_rate", DoubleType()),
+    ]
+)
 
 
-def pipeline_summary(opportunities: DataFrame) -> DataFrame:
-    """Aggregate live (not deleted) opportunities.
-
-    ``weighted_amount`` is amount x probability; ``win_rate`` is won / closed (null when
-    nothing in the group is closed).
-    """
-    live = opportunities.where(~F.col("is_deleted"))
-    return (
-        live.groupBy(
-            F.coalesce(F.col("stage"), F.lit("(unknown)")).alias("stage"),
-            F.coalesce(F.date_format("close_date", "yyyy-MM"), F.lit("(none)")).alias(
-                "close_month"
-            ),
-            F.coalesce(F.col("currency"), F.lit("USD")).alias("currency"),
+def deal_facts(
+    opportunities: DataFrame, companies: DataFrame | None, rules: GoldRules, date: str
+) -> DataFrame:
+    """Live opportunities with the dimensions of their golden company."""
+    facts = opportunity_facts(opportunities, rules, date).drop("won_in_window")
+    if companies is None:
+        dims = opportunities.sparkSession.createDataFrame(
+            [],
+            "company_id string, segment string, size_band string, region string, "
+            "industry string, industry_name string",
         )
-        .agg(
-            F.count(F.lit(1)).alias("opportunity_count"),
-            F.round(F.sum(F.coalesce("amount", F.lit(0.0))), 2).alias("amount"),
-            F.round(
-                F.sum(
-                    F.coalesce("amount", F.lit(0.0)) * F.coalesce("probability", F.lit(0.0)) / 100
-                ),
-                2,
-            ).alias("weighted_amount"),
-            F.count(F.when(F.col("is_won"), 1)).alias("won_count"),
-            F.count(F.when(F.col("is_closed"), 1)).alias("closed_count"),
-        )
-        .withColumn(
-            "win_rate",
-            F.when(
-                F.col("closed_count") > 0, F.round(F.col("won_count") / F.col("closed_count"), 4)
-            ),
-        )
+    else:
+        dims = company_dimensions(companies, rules)
+    joined = facts.join(dims, "company_id", "left")
+    return joined.select(
+        *[c for c in facts.columns],
+        F.coalesce(F.col("segment"), F.lit(rules.unknown_segment)).alias("segment"),
+        F.coalesce(F.col("industry"), F.lit(UNKNOWN_INDUSTRY)).alias("industry"),
+        "industry_name",
+        F.coalesce(F.col("region"), F.lit(rules.unknown_region)).alias("region"),
     )
+
+
+def summarise(facts: DataFrame) -> DataFrame:
+    zero = F.lit(0).cast("decimal(38,6)")
+    closed = F.count(F.when(F.col("is_closed"), 1))
+    won = F.count(F.when(F.col("is_won"), 1))
+    out = facts.groupBy(*GROUP).agg(
+        F.first("industry_name").alias("industry_name"),
+        F.count(F.lit(1)).alias("opportunity_count"),
+        F.count(F.when(~F.col("is_closed"), 1)).alias("open_count"),
+        closed.alias("closed_count"),
+        won.alias("won_count"),
+        cents(F.sum("amount")).alias("amount"),
+        cents(F.sum("weighted")).alias("weighted_amount"),
+        cents(F.coalesce(F.sum(F.when(F.col("is_won"), F.col("amount"))), zero)).alias(
+            "won_amount"
+        ),
+        cents(F.sum("amount_usd")).alias("amount_usd"),
+        cents(F.sum("weighted_usd")).alias("weighted_amount_usd"),
+        ratio(won, closed).alias("win_rate"),
+    )
+    return conform(out, SCHEMA)
+
+
+def pipeline_summary(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
+    facts = deal_facts(
+        snapshot.require(OPPORTUNITIES), snapshot.get(COMPANIES), ctx.rules, snapshot.date
+    )
+    return summarise(facts)
+
+
+def pipeline_fingerprint(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
+    """One hash per live deal (with its company's dimensions), keyed by close month."""
+    facts = deal_facts(
+        snapshot.require(OPPORTUNITIES), snapshot.get(COMPANIES), ctx.rules, snapshot.date
+    )
+    return fingerprints(facts, "close_month", *sorted(facts.columns))
+
+
+SPEC = GoldTable(
+    table=TABLE,
+    key="close_month",
+    schema=SCHEMA,
+    description="gold.pipeline_summary: pipeline by segment, industry, region, stage, month",
+    inputs=(OPPORTUNITIES, COMPANIES),
+    required=(OPPORTUNITIES,),
+    build=pipeline_summary,
+    fingerprint=pipeline_fingerprint,
+)
+
+__all__ = ["GROUP", "SCHEMA", "SPEC", "TABLE", "deal_facts", "pipeline_summary", "summarise"]

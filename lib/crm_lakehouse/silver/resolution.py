@@ -69,10 +69,10 @@ class ResolutionRules:
 
 
 def default_rules_dir() -> Path:
-    """``./conf/rules`` when it holds the rules (the CLI's working directory), else the
-    repository's. The rules live in a subfolder because every ``conf/*.yaml`` other than
-    ``base.yaml`` is taken for an environment overlay. Settings do not carry their conf
-    folder yet; see the report of issue 3."""
+    """The rules folder used when none is given: ``./conf/rules`` when it holds the rules,
+    else the repository's. Pipeline steps pass ``settings.rules_dir`` (``<conf-dir>/rules``)
+    instead. The rules live in a subfolder because every ``conf/*.yaml`` other than
+    ``base.yaml`` is taken for an environment overlay."""
     here = Path("conf") / "rules"
     if (here / "matching.yaml").is_file():
         return here

@@ -32,7 +32,7 @@ def run(ctx: StepContext) -> StepOutcome:
     """
     outcome = StepOutcome()
     merge_records(ctx, outcome)
-    publish_golden(ctx, outcome, RES.load_rules())
+    publish_golden(ctx, outcome, RES.load_rules(ctx.settings.rules_dir))
     return outcome
 
 
@@ -238,5 +238,5 @@ def rebuild(ctx: StepContext, rules: RES.ResolutionRules | None = None) -> RES.G
         _read(ctx, RES.COMPANY_RECORDS),
         _read(ctx, RES.FIRMOGRAPHICS),
         _read(ctx, RES.PERSON_RECORDS),
-        rules or RES.load_rules(),
+        rules or RES.load_rules(ctx.settings.rules_dir),
     )

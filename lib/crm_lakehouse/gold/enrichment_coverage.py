@@ -1,0 +1,190 @@
+"""gold.enrichment_coverage: how well each enrichment provider covers each attribute.
+
+Per (provider, attribute), over the provider's records in ``silver.firmographics`` that
+resolved to a live golden company: how often the provider fills the attribute, how often its
+value agrees with the survived golden value, how often Silver reports a conflict on it
+(``silver.provider_conflicts``), and how stale its values are (days from the record's
+``as_of`` to the run's logical date; median and 95th percentile).
+
+Provider values are compared in the form survivorship saw them: the same normalisation as
+entity resolution (:func:`~crm_lakehouse.match.companies.company_candidates`), names by their
+comparison key, numbers within the attribute's survivorship ``tolerance`` (relative to the
+golden value) and everything else by equality.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    BooleanType,
+    DateType,
+    DoubleType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+from crm_lakehouse import normalise as N
+from crm_lakehouse.gold.account_360 import live_companies
+from crm_lakehouse.gold.table import BuildContext, GoldTable, Snapshot, conform, fingerprints, ratio
+
+TABLE = "gold.enrichment_coverage"
+FIRMOGRAPHICS = "silver.firmographics"
+COMPANY_XREF = "silver.company_xref"
+COMPANIES = "silver.companies"
+COMPANY_MERGES = "silver.company_merges"
+PROVIDER_CONFLICTS = "silver.provider_conflicts"
+
+#: The attributes providers deliver, in the order the table lists them.
+ATTRIBUTES = ("name", "domain", "country", "industry", "revenue_usd", "employees")
+NUMERIC = frozenset({"revenue_usd", "employees"})
+
+SCHEMA = StructType(
+    [
+        StructField("provider", StringType(), False),
+        StructField("attribute", StringType(), False),
+        StructField("logical_date", DateType(), False),
+        StructField("provider_records", LongType(), False),
+        StructField("filled_count", LongType(), False),
+        StructField("fill_rate", DoubleType()),
+        StructField("agreement_rate", DoubleType()),
+        StructField("conflict_checked", BooleanType(), False),
+        StructField("conflict_rate", DoubleType()),
+        StructField("median_staleness_days", DoubleType()),
+        StructField("p95_staleness_days", DoubleType()),
+    ]
+)
+
+
+def _survivorship(rules_dir: Path | None) -> tuple[dict[str, float | None], frozenset[str]]:
+    """Tolerance per attribute and the attributes Silver checks for conflicts."""
+    from crm_lakehouse.silver.resolution import load_rules
+
+    spec = load_rules(rules_dir).survivorship.company
+    return (
+        {a.name: a.tolerance for a in spec.attributes},
+        frozenset(a.name for a in spec.attributes if a.conflicts),
+    )
+
+
+def _agrees(attribute: str, value: Column, golden: Column, tolerance: float | None) -> Column:
+    if attribute == "name":
+        return N.company_name_key(value) == N.company_name_key(golden)
+    if attribute in NUMERIC and tolerance is not None:
+        v, g = value.cast("double"), golden.cast("double")
+        return F.abs(v - g) <= F.abs(g) * F.lit(tolerance)
+    return value.cast("string") == golden.cast("string")
+
+
+def coverage_facts(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
+    """One row per (provider record, attribute): filled, agrees, in conflict, staleness."""
+    from crm_lakehouse.match.companies import company_candidates
+    from crm_lakehouse.silver.resolution import load_rules
+
+    tolerances, checked = _survivorship(ctx.resolution_rules_dir)
+    firmo = snapshot.require(FIRMOGRAPHICS)
+    cands = company_candidates(None, firmo, load_rules(ctx.resolution_rules_dir).industries)
+    xref = snapshot.require(COMPANY_XREF).select("source_system", "source_id", "company_id")
+    live = live_companies(snapshot.require(COMPANIES), snapshot.get(COMPANY_MERGES))
+    golden = live.select("company_id", *[F.col(a).alias(f"_g_{a}") for a in ATTRIBUTES])
+    records = cands.join(xref, ["source_system", "source_id"]).join(golden, "company_id")
+    logical = dt.date.fromisoformat(snapshot.date)
+    staleness = F.datediff(F.lit(logical), F.to_date("as_of"))
+    long = records.select(
+        F.col("source_system").alias("provider"),
+        "source_id",
+        "company_id",
+        staleness.alias("staleness_days"),
+        F.explode(
+            F.array(
+                *[
+                    F.struct(
+                        F.lit(a).alias("attribute"),
+                        F.col(a).isNotNull().alias("filled"),
+                        _agrees(a, F.col(a), F.col(f"_g_{a}"), tolerances.get(a)).alias("agrees"),
+                    )
+                    for a in ATTRIBUTES
+                ]
+            )
+        ).alias("a"),
+    ).select("provider", "source_id", "company_id", "staleness_days", "a.*")
+    conflicts = snapshot.get(PROVIDER_CONFLICTS)
+    if conflicts is None:
+        conflicted = long.sparkSession.createDataFrame(
+            [], "provider string, source_id string, company_id string, attribute string"
+        )
+    else:
+        conflicted = (
+            conflicts.select("company_id", "attribute", F.explode("candidates").alias("c"))
+            .select(
+                F.col("c.source").alias("provider"),
+                F.col("c.source_id").alias("source_id"),
+                "company_id",
+                "attribute",
+            )
+            .distinct()
+        )
+    flagged = long.join(
+        conflicted.withColumn("_conflict", F.lit(True)),
+        ["provider", "source_id", "company_id", "attribute"],
+        "left",
+    )
+    return flagged.select(
+        "provider",
+        "attribute",
+        "source_id",
+        "company_id",
+        "filled",
+        F.when(F.col("filled"), F.coalesce(F.col("agrees"), F.lit(False))).alias("agrees"),
+        F.col("attribute").isin(sorted(checked)).alias("conflict_checked"),
+        F.when(F.col("filled"), F.coalesce(F.col("_conflict"), F.lit(False))).alias("conflict"),
+        F.when(F.col("filled"), F.col("staleness_days")).alias("staleness_days"),
+        F.lit(logical).alias("logical_date"),
+    )
+
+
+def summarise(facts: DataFrame) -> DataFrame:
+    records = F.count(F.lit(1))
+    filled = F.count(F.when(F.col("filled"), 1))
+    checked = F.bool_or("conflict_checked")
+    out = facts.groupBy("provider", "attribute", "logical_date").agg(
+        records.alias("provider_records"),
+        filled.alias("filled_count"),
+        ratio(filled, records).alias("fill_rate"),
+        ratio(F.count(F.when(F.col("agrees"), 1)), filled).alias("agreement_rate"),
+        checked.alias("conflict_checked"),
+        F.when(checked, ratio(F.count(F.when(F.col("conflict"), 1)), filled)).alias(
+            "conflict_rate"
+        ),
+        F.round(F.median("staleness_days"), 2).alias("median_staleness_days"),
+        F.round(F.percentile("staleness_days", 0.95), 2).alias("p95_staleness_days"),
+    )
+    return conform(out, SCHEMA)
+
+
+def enrichment_coverage(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
+    return summarise(coverage_facts(snapshot, ctx))
+
+
+def coverage_fingerprint(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
+    facts = coverage_facts(snapshot, ctx)
+    return fingerprints(facts, "provider", *sorted(facts.columns))
+
+
+SPEC = GoldTable(
+    table=TABLE,
+    key="provider",
+    schema=SCHEMA,
+    description="gold.enrichment_coverage: provider fill, agreement, conflicts and staleness",
+    inputs=(FIRMOGRAPHICS, COMPANY_XREF, COMPANIES, COMPANY_MERGES, PROVIDER_CONFLICTS),
+    required=(FIRMOGRAPHICS, COMPANY_XREF, COMPANIES),
+    build=enrichment_coverage,
+    fingerprint=coverage_fingerprint,
+)
+
+__all__ = ["ATTRIBUTES", "SCHEMA", "SPEC", "TABLE", "coverage_facts", "enrichment_coverage"]

@@ -1,0 +1,237 @@
+"""Refreshing one Gold table from what changed in its inputs.
+
+:func:`refresh_table` decides between three outcomes:
+
+* **unchanged**: the inputs are at the versions, date and parameters of the last recorded
+  build (a rerun), or no key's rows differ: nothing is written, the Delta version stays.
+* **incremental**: the inputs as of the last build (``port.read(..., version=...)``) and now
+  are fingerprinted (:class:`~crm_lakehouse.gold.table.GoldTable`); the keys whose fingerprints
+  differ are recomputed (a semi-join Spark pushes below the aggregations), compared with the
+  stored rows, and only the keys whose rows really differ are replaced with
+  ``port.overwrite(..., predicate="<key> IN (...)")``.
+* **full**: the whole table is rebuilt when asked to (``full_refresh``), when there is no
+  trustworthy baseline (new table, no recorded build, a write nobody recorded, rules or PII key
+  changed, baseline versions no longer readable), or when more keys changed than
+  ``max_keys_per_write``.
+
+Every write carries a transaction id derived from the input versions, the Gold table's own
+version before the write and the mode, and is recorded in ``ops.gold_builds`` (see
+:mod:`~crm_lakehouse.gold.state`) together with the Gold version it produced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from crm_lakehouse.delta.port import Txn
+from crm_lakehouse.errors import DeltaTableError, LakehouseError
+from crm_lakehouse.gold.state import GoldBuild, last_build, record_build
+from crm_lakehouse.gold.table import BuildContext, GoldTable, Snapshot, conform
+from crm_lakehouse.steps import StepContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What a refresh did. ``mode``: full, incremental, unchanged or skipped (inputs missing)."""
+
+    table: str
+    mode: str
+    version: int | None
+    keys_written: int = 0
+    rows_written: int = 0
+    reason: str = ""
+
+
+def sql_string(value: str) -> str:
+    """A Spark SQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def key_predicate(key: str, values: list[str]) -> str:
+    return f"`{key}` IN ({', '.join(sql_string(v) for v in values)})"
+
+
+def params_of(spec: GoldTable, bctx: BuildContext) -> dict[str, str]:
+    """What the values depend on besides the input data: a change rebuilds the table."""
+    params = {"rules": bctx.rules.fingerprint()}
+    if spec.uses_pii_key:
+        params["pii_key"] = bctx.key().key_id
+    return params
+
+
+def check_schema(ctx: StepContext, spec: GoldTable, location: str) -> None:
+    have = {(f.name, f.dataType.simpleString()) for f in ctx.port.read(location).schema.fields}
+    want = {(f.name, f.dataType.simpleString()) for f in spec.schema.fields}
+    if have != want:
+        raise DeltaTableError(
+            f"{spec.table} at {location} has columns {sorted(have - want)} that the code does not "
+            f"write and lacks {sorted(want - have)}; Gold is derived from Silver alone, so delete "
+            "the table's folder and rerun the gold step to rebuild it"
+        )
+
+
+def refresh_table(
+    ctx: StepContext, spec: GoldTable, bctx: BuildContext, *, full_refresh: bool = False
+) -> Refreshed:
+    port = ctx.port
+    names = list(spec.inputs)
+    if spec.dynamic_inputs is not None:
+        names += [t for t in spec.dynamic_inputs(ctx.lake.tables()) if t not in names]
+    versions = {t: port.version(ctx.location(t)) for t in names if port.exists(ctx.location(t))}
+    missing = [t for t in spec.required if t not in versions]
+    location = ctx.location(spec.table)
+    if missing:
+        return Refreshed(spec.table, "skipped", None, reason=f"inputs missing: {missing}")
+    params = params_of(spec, bctx)
+    exists = port.exists(location)
+    if exists:
+        check_schema(ctx, spec, location)
+    gold_version = port.version(location) if exists else -1
+    previous = last_build(port, ctx.lake, spec.table) if exists else None
+    reason = _full_reason(full_refresh, exists, previous, gold_version, params)
+    if (
+        reason is None
+        and previous is not None
+        and dict(previous.inputs) == versions
+        and previous.logical_date == ctx.date
+    ):
+        return Refreshed(spec.table, "unchanged", gold_version, reason="inputs unchanged")
+    current = Snapshot({t: port.read(ctx.location(t), version=v) for t, v in versions.items()}, ctx.date)  # fmt: skip
+    rows = spec.build(current, bctx)
+    if reason is None and previous is not None:
+        try:
+            baseline = _baseline(ctx, previous, list(versions))
+            changed = _changed_keys(ctx, spec, bctx, baseline, current, rows, location)
+        except LakehouseError as exc:  # e.g. the baseline versions were vacuumed
+            reason = f"baseline of {previous.logical_date} unreadable ({exc})"
+        else:
+            if not changed:
+                return Refreshed(spec.table, "unchanged", gold_version, reason="no key changed")
+            if len(changed) <= bctx.rules.max_keys_per_write:
+                batch = rows.where(F.col(spec.key).isin(changed))
+                return _write(
+                    ctx, spec, batch, versions, params, gold_version, "incremental",
+                    f"{len(changed)} {spec.key} value(s) changed", changed,
+                )  # fmt: skip
+            reason = f"{len(changed)} keys changed (more than max_keys_per_write)"
+    assert reason is not None
+    port.create(location, spec.schema, description=spec.description)
+    return _write(ctx, spec, rows, versions, params, gold_version, "full", reason, None)
+
+
+def _full_reason(
+    full_refresh: bool,
+    exists: bool,
+    previous: GoldBuild | None,
+    gold_version: int,
+    params: dict[str, str],
+) -> str | None:
+    if full_refresh:
+        return "full refresh requested"
+    if not exists:
+        return "new table"
+    if previous is None:
+        return "no build recorded in ops.gold_builds"
+    if previous.gold_version != gold_version:
+        return (
+            f"table is at version {gold_version} but the last recorded build produced "
+            f"version {previous.gold_version}"
+        )
+    if dict(previous.params) != params:
+        return "rules or PII key changed since the last build"
+    return None
+
+
+def _baseline(ctx: StepContext, previous: GoldBuild, tables: list[str]) -> Snapshot:
+    frames: dict[str, DataFrame | None] = {}
+    for t in tables:
+        v = previous.inputs.get(t)
+        frames[t] = None if v is None else ctx.port.read(ctx.location(t), version=v)
+    return Snapshot(frames, previous.logical_date)
+
+
+def _changed_keys(
+    ctx: StepContext,
+    spec: GoldTable,
+    bctx: BuildContext,
+    baseline: Snapshot,
+    current: Snapshot,
+    rows: DataFrame,
+    location: str,
+) -> list[str]:
+    """Keys whose recomputed rows differ from the stored ones, among the keys whose input
+    fingerprints changed."""
+    old, new = spec.fingerprint(baseline, bctx), spec.fingerprint(current, bctx)
+    affected = (
+        old.exceptAll(new)
+        .unionByName(new.exceptAll(old))
+        .select(F.col("key").alias(spec.key))
+        .distinct()
+        .localCheckpoint()
+    )
+    candidate = conform(rows.join(affected, spec.key, "left_semi"), spec.schema)
+    stored = conform(ctx.port.read(location).join(affected, spec.key, "left_semi"), spec.schema)
+    differing = (
+        candidate.exceptAll(stored)
+        .select(spec.key)
+        .unionByName(stored.exceptAll(candidate).select(spec.key))
+        .distinct()
+    )
+    return sorted(r[spec.key] for r in differing.collect())
+
+
+def _write(
+    ctx: StepContext,
+    spec: GoldTable,
+    rows: DataFrame,
+    versions: dict[str, int],
+    params: dict[str, str],
+    gold_version: int,
+    mode: str,
+    reason: str,
+    keys: list[str] | None,
+) -> Refreshed:
+    location = ctx.location(spec.table)
+    inputs = {**versions, f"{spec.table}@before": gold_version, f"mode:{mode}": 1}
+    txn = ctx.input_txn("gold", spec.table, inputs)
+    rows = conform(rows, spec.schema).persist()
+    try:
+        n_rows = rows.count()
+        predicate = key_predicate(spec.key, keys) if keys is not None else None
+        result = ctx.port.overwrite(location, rows, predicate=predicate, txn=txn)
+        n_keys = len(keys) if keys is not None else rows.select(spec.key).distinct().count()
+    finally:
+        rows.unpersist()
+    log.info("%s: %s refresh (%s): %s keys, %s rows", spec.table, mode, reason, n_keys, n_rows)
+    if not result.skipped:
+        record_build(
+            ctx.port,
+            ctx.lake,
+            GoldBuild(
+                gold_table=spec.table,
+                gold_version=result.version,
+                logical_date=ctx.date,
+                run_id=ctx.run_id,
+                mode=mode,
+                reason=reason,
+                inputs=versions,
+                params=params,
+                keys_written=n_keys,
+                rows_written=n_rows,
+                built_at=dt.datetime.now(dt.UTC),
+            ),
+            Txn(f"{txn.app_id}:build", txn.version),
+        )
+    return Refreshed(
+        spec.table, mode, result.version, n_keys, 0 if result.skipped else n_rows, reason
+    )
+
+
+__all__ = ["Refreshed", "key_predicate", "refresh_table", "sql_string"]
