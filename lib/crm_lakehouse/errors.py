@@ -36,6 +36,13 @@ class EnvironmentCheckError(LakehouseError):
     exit_code = 2
 
 
+class QueryError(LakehouseError):
+    """An analyst query cannot run: an unknown table, a statement that is not a query, or the
+    SQL engine's own error; the message names the table or quotes the engine and the SQL."""
+
+    exit_code = 2
+
+
 class DeltaTableError(LakehouseError):
     """A Delta table operation failed; the message names the table and the operation."""
 
@@ -70,6 +77,13 @@ class LockHeldError(LakehouseError):
     """Another run holds the lake's lock."""
 
     exit_code = 5
+
+
+class RunInterrupted(LakehouseError):
+    """The run was stopped by a signal (e.g. a scheduler's SIGTERM on timeout); the running
+    step is recorded as failed and the lock released, so it counts as a step failure."""
+
+    exit_code = 1
 
 
 class ContractDefinitionError(ConfigError):

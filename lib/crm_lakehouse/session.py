@@ -13,11 +13,12 @@ import sys
 from pyspark.sql import SparkSession
 
 from crm_lakehouse.config import DeltaAdapterKind, Settings
-from crm_lakehouse.errors import EnvironmentCheckError
+from crm_lakehouse.errors import ConfigError, EnvironmentCheckError
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 MIN_JAVA = 17
+LOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
 
 # Settings every session gets: UTC everywhere (Delta timestamps are UTC instants), Parquet
 # timestamps as INT64 micros (readable by delta-rs; INT96 is not), and Arrow for toPandas/toArrow.
@@ -50,6 +51,9 @@ def builder(settings: Settings) -> SparkSession.Builder:
     if settings.delta.adapter is DeltaAdapterKind.DELTA_SPARK:
         conf["spark.sql.extensions"] = DELTA_EXTENSION
         conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
+    # Applied when the SparkContext starts, so Spark's own console logging is at this level
+    # from the first line (setLogLevel in create_session comes later). Default: WARN.
+    conf["spark.log.level"] = spark_log_level(settings.spark.log_level)
     conf.update(settings.spark.conf)
     for key, value in conf.items():
         b = b.config(key, value)
@@ -61,8 +65,16 @@ def create_session(settings: Settings) -> SparkSession:
     if settings.spark.master:
         check_java()
     spark = builder(settings).getOrCreate()
-    spark.sparkContext.setLogLevel(settings.spark.log_level)
+    spark.sparkContext.setLogLevel(spark_log_level(settings.spark.log_level))
     return spark
+
+
+def spark_log_level(level: str) -> str:
+    """``spark.log_level`` checked against the levels log4j knows (case-insensitive)."""
+    upper = level.strip().upper()
+    if upper not in LOG_LEVELS:
+        raise ConfigError(f"spark.log_level: {level!r} is not one of {list(LOG_LEVELS)}")
+    return upper
 
 
 def check_java(minimum: int = MIN_JAVA) -> int:

@@ -2,17 +2,22 @@
 
 The file ledger is keyed by content hash: a file is ingested once, whatever its name, so a rerun
 or a duplicate delivery appends nothing to Bronze. The run ledger records one row per step of
-every run with its status, row counts and the table versions it produced.
+every run with its status (:class:`StepStatus`), row counts, the table versions it produced and
+its metrics, which include the fingerprint of the step's inputs: a later run of the same date
+skips a step whose latest attempt succeeded with the same fingerprint.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
@@ -121,6 +126,16 @@ class FileLedger:
         self.port.append(self.location, df, txn=txn)
 
 
+class StepStatus(enum.StrEnum):
+    """What became of a step in a run (``ops.runs.status``)."""
+
+    RUNNING = "running"  # started; the row is updated when the step ends
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the error column says why
+    SKIPPED = "skipped"  # succeeded before for the date with the same inputs; not run again
+    ABANDONED = "abandoned"  # the run died mid-step (killed, machine lost); found by a later run
+
+
 @dataclass
 class StepRecord:
     run_id: str
@@ -137,12 +152,13 @@ class StepRecord:
     metrics: Mapping[str, object] = field(default_factory=dict)
     error: str | None = None
 
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at).total_seconds(), 3)
+
     def as_row(self) -> tuple[object, ...]:
-        duration = (
-            round((self.finished_at - self.started_at).total_seconds(), 3)
-            if self.finished_at
-            else None
-        )
         return (
             self.run_id,
             self.logical_date,
@@ -150,7 +166,7 @@ class StepRecord:
             self.status,
             self.started_at,
             self.finished_at,
-            duration,
+            self.duration_s,
             self.rows_in,
             self.rows_out,
             self.rows_dropped,
@@ -160,26 +176,118 @@ class StepRecord:
             self.error,
         )
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> StepRecord:
+        """A record from an ``ops.runs`` row (Spark ``Row.asDict()`` or an Arrow row dict)."""
+        return cls(
+            run_id=row["run_id"],
+            logical_date=row["logical_date"],
+            step=row["step"],
+            status=row["status"],
+            started_at=_utc(row["started_at"]),
+            finished_at=_utc(row["finished_at"]) if row["finished_at"] else None,
+            rows_in=row["rows_in"],
+            rows_out=row["rows_out"],
+            rows_dropped=row["rows_dropped"],
+            rows_quarantined=row["rows_quarantined"],
+            table_versions=json.loads(row["table_versions"] or "{}"),
+            metrics=json.loads(row["metrics"] or "{}"),
+            error=row["error"],
+        )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Spark hands timestamps back as naive local times (the session runs in UTC)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class LastOutcome:
+    """The latest recorded outcome of a step for a date (skipped rows aside)."""
+
+    run_id: str
+    status: str
+    input_fingerprint: str | None
+    table_versions: Mapping[str, int]
+
+    def covers(self, fingerprint: str) -> bool:
+        """True when the step succeeded with these inputs and nothing ran it since."""
+        return self.status == StepStatus.SUCCEEDED and self.input_fingerprint == fingerprint
+
 
 class RunLedger:
+    """``ops.runs``: a step's row is appended as ``running`` when it starts and updated in
+    place (a MERGE on ``(run_id, step)``) when it ends, so a run that dies mid-step leaves a
+    ``running`` row behind, which the next locked run marks ``abandoned``."""
+
     def __init__(self, port: DeltaPort, lake: Lake) -> None:
         self.port = port
         self.location = lake.location(RUNS)
 
-    def record(self, step: StepRecord) -> None:
+    def _frame(self, steps: Sequence[StepRecord]) -> DataFrame:
         self.port.create(self.location, RUNS_SCHEMA, description="One row per pipeline step run")
-        df = self.port.spark.createDataFrame([step.as_row()], RUNS_SCHEMA)
-        self.port.append(self.location, df)
+        return self.port.spark.createDataFrame([s.as_row() for s in steps], RUNS_SCHEMA)
 
-    def completed_steps(self, logical_date: str) -> set[str]:
-        """Steps that have succeeded for ``logical_date`` in any run."""
+    def record(self, step: StepRecord) -> None:
+        """Append a row (a step that starts, or one recorded in its final state at once)."""
+        self.port.append(self.location, self._frame([step]))
+
+    def start(self, step: StepRecord) -> None:
+        self.record(step)
+
+    def finish(self, step: StepRecord) -> None:
+        """Update the step's row (inserted if its ``running`` row is missing)."""
+        self.port.merge(self.location, self._frame([step]), keys=("run_id", "step"))
+
+    def last_outcomes(self, logical_date: str) -> dict[str, LastOutcome]:
+        """Per step, its latest outcome for ``logical_date`` (succeeded, failed, abandoned or
+        still running), ignoring runs that skipped it. A step whose latest attempt failed is
+        not "done", even if an earlier run succeeded: that attempt may have left it half
+        written."""
         if not self.port.exists(self.location):
-            return set()
+            return {}
         rows = (
             self.port.read(self.location)
-            .where((F.col("logical_date") == logical_date) & (F.col("status") == "succeeded"))
-            .select("step")
-            .distinct()
+            .where(
+                (F.col("logical_date") == logical_date)
+                & (F.col("status") != StepStatus.SKIPPED.value)
+            )
+            .select("run_id", "step", "status", "started_at", "table_versions", "metrics")
+            .orderBy("started_at")
             .collect()
         )
-        return {r["step"] for r in rows}
+        out: dict[str, LastOutcome] = {}
+        for r in rows:  # oldest first: the latest wins
+            metrics = json.loads(r["metrics"] or "{}")
+            out[r["step"]] = LastOutcome(
+                run_id=r["run_id"],
+                status=r["status"],
+                input_fingerprint=metrics.get("input_fingerprint"),
+                table_versions=json.loads(r["table_versions"] or "{}"),
+            )
+        return out
+
+    def abandon_running(self, found_by: str) -> list[StepRecord]:
+        """Mark every ``running`` row ``abandoned``; return them.
+
+        Only call this while holding the lake's lock: then no other run is active, so a
+        ``running`` row belongs to a run that died without recording its outcome.
+        """
+        if not self.port.exists(self.location):
+            return []
+        rows = (
+            self.port.read(self.location)
+            .where(F.col("status") == StepStatus.RUNNING.value)
+            .collect()
+        )
+        stale = [StepRecord.from_row(r.asDict()) for r in rows]
+        if not stale:
+            return []
+        for rec in stale:
+            rec.status = StepStatus.ABANDONED.value
+            rec.error = (
+                "the run stopped without recording an outcome (killed, or its machine was "
+                f"lost); found by run {found_by}"
+            )
+        self.port.merge(self.location, self._frame(stale), keys=("run_id", "step"))
+        return stale
