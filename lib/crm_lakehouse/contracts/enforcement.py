@@ -347,21 +347,17 @@ def _row_result(
     rule = contract.rule(rule_id)
     percent = 100.0 * unexpected / rows if rows else 0.0
     passed = unexpected == 0 or (rows > 0 and unexpected / rows <= (1 - rule.mostly) + 1e-12)
-    return RuleResult(
+    return RuleResult.of_rule(
+        contract,
+        rule,
         run_id=run_id,
-        table=contract.table,
-        rule_id=rule.id,
-        rule_kind=rule.kind.value,
-        columns=rule.columns,
-        action=rule.action.value,
+        checked_at=checked_at,
+        engine=ENGINE_SPARK,
         passed=passed,
         observed_value=describe_count(unexpected, rows, percent),
         unexpected_count=unexpected,
         unexpected_percent=percent,
         element_count=rows,
-        threshold=rule.threshold(),
-        engine=ENGINE_SPARK,
-        checked_at=checked_at,
     )
 
 
@@ -422,21 +418,17 @@ def _spark_table_result(
         else:
             passed = newest is not None and newest >= reference_time - rule.max_age
             observed = describe_freshness(newest, reference_time, contract.touches_pii(rule))
-    return RuleResult(
+    return RuleResult.of_rule(
+        contract,
+        rule,
         run_id=run_id,
-        table=contract.table,
-        rule_id=rule.id,
-        rule_kind=rule.kind.value,
-        columns=rule.columns,
-        action=rule.action.value,
+        checked_at=checked_at,
+        engine=ENGINE_SPARK,
         passed=passed,
         observed_value=observed,
         unexpected_count=unexpected,
         unexpected_percent=percent,
         element_count=rows,
-        threshold=rule.threshold(),
-        engine=ENGINE_SPARK,
-        checked_at=checked_at,
     )
 
 
@@ -444,21 +436,17 @@ def _unavailable_reference(
     contract: Contract, rule_id: str, rows: int, run_id: str, checked_at: dt.datetime
 ) -> RuleResult:
     rule = contract.rule(rule_id)
-    return RuleResult(
+    return RuleResult.of_rule(
+        contract,
+        rule,
         run_id=run_id,
-        table=contract.table,
-        rule_id=rule.id,
-        rule_kind=rule.kind.value,
-        columns=rule.columns,
-        action=rule.action.value,
+        checked_at=checked_at,
+        engine=ENGINE_SPARK,
         passed=False,
         observed_value=f"table {rule.reference_table} is not available",
         unexpected_count=None,
         unexpected_percent=None,
         element_count=rows,
-        threshold=rule.threshold(),
-        engine=ENGINE_SPARK,
-        checked_at=checked_at,
     )
 
 
@@ -483,21 +471,17 @@ def _run_gx(
             if rule.row_level or rule.kind is RuleKind.ROW_COUNT:
                 continue
             results.append(
-                RuleResult(
+                RuleResult.of_rule(
+                    contract,
+                    rule,
                     run_id=run_id,
-                    table=contract.table,
-                    rule_id=rule.id,
-                    rule_kind=rule.kind.value,
-                    columns=rule.columns,
-                    action=rule.action.value,
+                    checked_at=checked_at,
+                    engine=ENGINE_GX,
                     passed=True,
                     observed_value="no rows to check",
                     unexpected_count=0,
                     unexpected_percent=0.0,
                     element_count=0,
-                    threshold=rule.threshold(),
-                    engine=ENGINE_GX,
-                    checked_at=checked_at,
                 )
             )
         rules = [r for r in rules if r.kind is RuleKind.ROW_COUNT]

@@ -254,21 +254,17 @@ def _rule_result(
         sample = raw.get("partial_unexpected_list")
         if sample:
             details["partial_unexpected_list"] = [_jsonable(v) for v in sample[:SAMPLE_SIZE]]
-    return RuleResult(
+    return RuleResult.of_rule(
+        contract,
+        rule,
         run_id=run_id,
-        table=contract.table,
-        rule_id=rule.id,
-        rule_kind=rule.kind.value,
-        columns=rule.columns,
-        action=rule.action.value,
+        checked_at=checked_at,
+        engine=ENGINE_GX,
         passed=bool(evr.success),
         observed_value=observed,
         unexpected_count=int(unexpected) if unexpected is not None else None,
         unexpected_percent=percent,
         element_count=int(element_count) if element_count is not None else None,
-        threshold=rule.threshold(),
-        engine=ENGINE_GX,
-        checked_at=checked_at,
         details=details,
     )
 

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -28,6 +28,9 @@ from pyspark.sql.types import (
 
 from crm_lakehouse.delta.port import DeltaPort, Txn, WriteResult
 from crm_lakehouse.lake import Lake
+
+if TYPE_CHECKING:
+    from crm_lakehouse.contracts.model import Contract, Rule
 
 DQ_RESULTS = "ops.dq_results"
 
@@ -81,6 +84,42 @@ class RuleResult:
     engine: str
     checked_at: dt.datetime
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of_rule(
+        cls,
+        contract: Contract,
+        rule: Rule,
+        *,
+        run_id: str,
+        checked_at: dt.datetime,
+        engine: str,
+        passed: bool,
+        observed_value: str | None,
+        unexpected_count: int | None,
+        unexpected_percent: float | None,
+        element_count: int | None,
+        details: Mapping[str, Any] | None = None,
+    ) -> RuleResult:
+        """The result of ``rule`` of ``contract``: its table, id, kind, columns, action and
+        threshold come from the rule; the measured fields are given."""
+        return cls(
+            run_id=run_id,
+            table=contract.table,
+            rule_id=rule.id,
+            rule_kind=rule.kind.value,
+            columns=rule.columns,
+            action=rule.action.value,
+            passed=passed,
+            observed_value=observed_value,
+            unexpected_count=unexpected_count,
+            unexpected_percent=unexpected_percent,
+            element_count=element_count,
+            threshold=rule.threshold(),
+            engine=engine,
+            checked_at=checked_at,
+            details=dict(details or {}),
+        )
 
     @property
     def broke_fail_rule(self) -> bool:
