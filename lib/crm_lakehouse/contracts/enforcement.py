@@ -2,11 +2,13 @@
 
 :func:`enforce` is pure: it reads (the DataFrame, and referenced tables through
 ``resolve_table``) and returns what should be written; it writes nothing. The caller then
-writes, in this order, through the storage port:
+writes through the storage port:
 
-1. :func:`~crm_lakehouse.contracts.results.record_results` (``ops.dq_results``),
-2. :func:`publish_quarantine` (``<tier>.<table>__quarantine``),
-3. the table itself from :attr:`EnforcementResult.published`,
+1. :func:`publish_quarantine` (``<tier>.<table>__quarantine``),
+2. the table itself from :attr:`EnforcementResult.published`,
+3. the results with :func:`~crm_lakehouse.contracts.results.record_results`
+   (``ops.dq_results``; :class:`~crm_lakehouse.contracts.guard.ContractGuard` batches them
+   into one append per step),
 
 and finally calls :meth:`EnforcementResult.unpersist`. A broken ``fail`` rule raises
 :class:`~crm_lakehouse.errors.ContractFailed` from :func:`enforce`, before anything can be
@@ -259,10 +261,17 @@ def enforce(
             if dropped or quarantined
             else checked.select(*originals)
         )
+        # With nothing held, the reason arrays would only cost plan building (two expressions
+        # per rule); the frame keeps its shape and is empty.
+        held_checks = list(zip(flags, checks, strict=True)) if quarantined else []
         held = checked.where(F.col(_QUARANTINE)).select(
             F.lit(run_id).alias(RUN_ID),
-            _collect(flags, [c.rule.id for c in checks]).alias(RULE_IDS),
-            _collect(flags, [c.rule.reason() for c in checks]).alias(REASONS),
+            _collect([f for f, _ in held_checks], [c.rule.id for _, c in held_checks]).alias(
+                RULE_IDS
+            ),
+            _collect([f for f, _ in held_checks], [c.rule.reason() for _, c in held_checks]).alias(
+                REASONS
+            ),
             F.lit(checked_at).cast("timestamp").alias(QUARANTINED_AT),
             *[F.col(f"`{c}`").alias(original_name(c)) for c in columns],
         )

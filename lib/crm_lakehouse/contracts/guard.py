@@ -11,6 +11,13 @@ version does not change. Every validation is recorded in ``ops.dq_results``.
 Putting this in the port rather than in each step means a step cannot forget it, and a write
 whose transaction id was already committed (a rerun) is skipped before any validation work.
 Operational tables (``ops.*``) and quarantine tables are written as they are.
+
+Results are buffered and appended to ``ops.dq_results`` in one commit per step (by
+:meth:`ContractGuard.take_stats`, which the pipeline calls after every step, failed ones
+included), not one per validated table: each append is a Spark job and a Delta commit, which
+on a step of a dozen small tables cost more than the checks. A broken ``fail`` rule flushes at
+once, and any read of ``ops.dq_results`` through the guard flushes first, so readers (the Gold
+``data_quality`` table) always see every result recorded so far.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from crm_lakehouse.contracts.enforcement import (
 )
 from crm_lakehouse.contracts.model import Contract
 from crm_lakehouse.contracts.quarantine import QUARANTINE_SUFFIX
-from crm_lakehouse.contracts.results import record_results
+from crm_lakehouse.contracts.results import DQ_RESULTS, RuleResult, record_results
 from crm_lakehouse.delta.port import DeltaPort, HistoryEntry, Txn, WriteResult
 from crm_lakehouse.errors import ContractFailed
 from crm_lakehouse.lake import Lake, Tier
@@ -83,10 +90,13 @@ class ContractGuard(DeltaPort):
         self.reference_time = reference_time
         self.table_rule_engine = table_rule_engine
         self._stats = GuardStats()
+        self._pending: list[RuleResult] = []
+        self._results_location = lake.location(DQ_RESULTS)
 
     # ------------------------------------------------------------------ reads: delegated
 
     def exists(self, location: str) -> bool:
+        self._sync(location)
         return self.inner.exists(location)
 
     def create(
@@ -107,12 +117,15 @@ class ContractGuard(DeltaPort):
         )
 
     def read(self, location: str, version: int | None = None) -> DataFrame:
+        self._sync(location)
         return self.inner.read(location, version)
 
     def version(self, location: str) -> int:
+        self._sync(location)
         return self.inner.version(location)
 
     def history(self, location: str, limit: int | None = None) -> list[HistoryEntry]:
+        self._sync(location)
         return self.inner.history(location, limit)
 
     def transaction_version(self, location: str, app_id: str) -> int | None:
@@ -173,9 +186,24 @@ class ContractGuard(DeltaPort):
         )
 
     def take_stats(self) -> GuardStats:
-        """Enforcement totals since the last call (the pipeline reads them after each step)."""
+        """Record the buffered results, then return the enforcement totals since the last call
+        (the pipeline calls it after each step, whether the step succeeded or not)."""
+        self.flush_results()
         stats, self._stats = self._stats, GuardStats()
         return stats
+
+    def flush_results(self) -> None:
+        """Append the buffered results to ``ops.dq_results`` in one commit."""
+        if not self._pending:
+            return
+        started = dt.datetime.now(dt.UTC)
+        pending, self._pending = self._pending, []
+        record_results(self.inner, self.lake, pending)
+        self._stats.seconds += (dt.datetime.now(dt.UTC) - started).total_seconds()
+
+    def _sync(self, location: str) -> None:
+        if self._pending and location == self._results_location:
+            self.flush_results()
 
     # ------------------------------------------------------------------ internals
 
@@ -233,11 +261,12 @@ class ContractGuard(DeltaPort):
                 table_rule_engine=self.table_rule_engine,
             )
         except ContractFailed as failed:
-            record_results(self.inner, self.lake, failed.results)
+            self._pending.extend(failed.results)
             self._stats.rules_failed += len(failed.failures)
+            self.flush_results()
             raise
         with result:
-            record_results(self.inner, self.lake, result.results)
+            self._pending.extend(result.results)
             quarantine_txn = Txn(f"{txn.app_id}:quarantine", txn.version) if txn else None
             publish_quarantine(self.inner, self.lake, result, txn=quarantine_txn)
             self._count(result, (dt.datetime.now(dt.UTC) - started).total_seconds())

@@ -166,6 +166,11 @@ def run_suite(
     The data source does not persist the DataFrame (``persist=False``): the caller caches what
     it validates, and a second cached copy would only cost memory. GX batches the metrics of all
     expectations, so a suite costs a few Spark jobs, not one per expectation.
+
+    Two passes keep the common case cheap: the suite first runs for counts only (``BASIC``
+    with no sample, so GX's "unexpected values" queries become empty limits that Spark answers
+    without a job). Only expectations that did not pass, and touch no PII, run again with a
+    sample of up to :data:`SAMPLE_SIZE` unexpected values for the results and Data Docs.
     """
     context = ephemeral_context()
     source = context.data_sources.add_spark(name="lakehouse", persist=False)
@@ -174,8 +179,9 @@ def run_suite(
         batch_parameters={"dataframe": df}
     )
     validation = batch.validate(
-        suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+        suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 0}
     )
+    _add_samples(batch, validation, contract)
     results = tuple(
         _rule_result(
             r, contract, run_id=run_id, reference_time=reference_time, checked_at=checked_at
@@ -183,6 +189,39 @@ def run_suite(
         for r in validation.results
     )
     return SuiteOutcome(validation=scrub_validation(validation, contract), results=results)
+
+
+def _add_samples(
+    batch: Any, validation: ExpectationSuiteValidationResult, contract: Contract
+) -> None:
+    """Re-run the failed, PII-free expectations with a sample of unexpected values and put
+    their results in place of the count-only ones (in ``validation``)."""
+    redo: dict[str, int] = {}
+    for i, evr in enumerate(validation.results):
+        config = evr.expectation_config
+        rule_id = ((config.meta if config is not None else None) or {}).get("rule_id")
+        if (
+            not evr.success
+            and rule_id is not None
+            and not _touches_pii(contract, str(rule_id))
+            and "unexpected_count" in (evr.result or {})
+        ):
+            redo[str(rule_id)] = i
+    if not redo:
+        return
+    retry = gx.ExpectationSuite(name=suite_name(contract.table) + "-samples")
+    for i in redo.values():
+        config = validation.results[i].expectation_config
+        assert config is not None
+        retry.add_expectation(config.to_domain_obj())
+    sampled = batch.validate(
+        retry, result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+    )
+    for evr in sampled.results:
+        config = evr.expectation_config
+        rule_id = str(((config.meta if config is not None else None) or {}).get("rule_id"))
+        if rule_id in redo:
+            validation.results[redo[rule_id]] = evr
 
 
 def scrub_validation(
