@@ -221,11 +221,15 @@ def resolve_companies(
     golden = survive(recs, spec, "company_id")
     crm = ~F.col("source_system").startswith("provider_")
     deleted = F.coalesce(F.min(F.when(crm, F.col("is_deleted").cast("int"))) == 1, F.lit(False))
-    companies = golden.join(_entity_summary(recs, "company_id", deleted), "company_id")
+    # Computed once: people resolution, the companies table and the conflicts all read it
+    # (without the checkpoint, survivorship ran three times per Silver run).
+    companies = golden.join(
+        _entity_summary(recs, "company_id", deleted), "company_id"
+    ).localCheckpoint()
     return CompanyResolution(
         companies=companies,
         xref=_xref(recs, "company_id"),
-        conflicts=conflicts(recs, golden, spec, "company_id"),
+        conflicts=conflicts(recs, companies, spec, "company_id"),
         candidates=recs,
         metrics=clustered.metrics,
     )
