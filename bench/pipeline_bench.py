@@ -3,7 +3,7 @@
 Usage (``make bench`` runs it with ``SCALES``)::
 
     .venv/bin/python bench/pipeline_bench.py [--scales 100000,1000000,10000000] [--seed 42]
-        [--work DIR] [--keep] [--no-write]
+        [--work DIR] [--keep] [--no-day2] [--no-peer] [--no-write]
 
 For each scale: generate a full delivery with the project's generator (default fault rates),
 run ``lakehouse run`` (Bronze -> Silver -> Gold, contracts on, embedded local defaults) in its
@@ -13,9 +13,13 @@ the peak resident memory of the driver (Python) and of its JVM, and the Parquet 
 The **floor** is measured in the same run: a Spark process that reads every landing file of
 the day once and writes its rows once as Parquet; the pipeline's step time is reported as a
 multiple of it. Step figures come from ``ops.runs`` (the run ledger), read without a JVM.
+The **peer** runs after each full run: ``bench/splink_peer.py`` (Splink, DuckDB backend, against
+our company resolution on the same Silver company records, both scored against the truth).
 
-Results are printed and written into the "Nightly pipeline at scale" section of
-BENCHMARKS.md (other sections are kept).
+Each run's figures are merged into ``bench/results/pipeline.json`` (keyed by scale and run, so
+``--scales 1000000`` after ``--scales 100000`` keeps both); the table in the "Nightly pipeline at
+scale" section of BENCHMARKS.md (other sections are kept) and the chart of time vs scale per
+step, ``bench/results/pipeline_scale.svg``, are drawn from all stored runs.
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chart import loglog_chart
+
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
 SECTION = "## Nightly pipeline at scale"
 DAY1, DAY2 = "2026-11-20", "2026-11-21"
@@ -263,6 +271,92 @@ def measure_floor(landing: Path, date: str, work: Path) -> dict[str, Any]:
     return result
 
 
+# --------------------------------------------------------------------------- the peer
+
+
+def run_peer(landing: Path, lake: Path, work: Path) -> dict[str, Any]:
+    """Splink against our company resolution on the lake's Silver company records."""
+    out = work / "peer.json"
+    m = run_measured(
+        [sys.executable, str(ROOT / "bench" / "splink_peer.py"), "--lake", str(lake),
+         "--landing", str(landing), "--dates", DAY1, "--json", str(out)]
+    )  # fmt: skip
+    if m.returncode != 0:
+        raise RuntimeError(f"splink_peer exited {m.returncode}:\n{m.stderr[-4000:]}")
+    figures: dict[str, Any] = json.loads(out.read_text())
+    return figures
+
+
+# --------------------------------------------------------------------------- stored results
+
+
+def _run_from_dict(d: dict[str, Any]) -> RunFigures:
+    steps = [StepFigures(**s) for s in d.get("steps", [])]
+    return RunFigures(**{**{k: v for k, v in d.items() if k != "steps"}, "steps": steps})
+
+
+def merge_results(
+    path: Path, runs: list[RunFigures], floors: dict[int, dict[str, Any]], measured_on: str
+) -> tuple[list[RunFigures], dict[int, dict[str, Any]], dict[str, str]]:
+    """Merge this invocation's runs and floors into the JSON store at ``path`` and return every
+    stored run (ordered by scale, full before day-2), floor and measurement date by scale."""
+    stored: dict[str, Any] = (
+        json.loads(path.read_text()) if path.exists() else {"runs": [], "floors": {}}
+    )
+    keyed = {(r["scale"], r["label"]): r for r in stored["runs"]}
+    dates: dict[str, str] = stored.get("measured_on", {})
+    for r in runs:
+        keyed[(r.scale, r.label)] = asdict(r)
+        dates[f"{r.scale}"] = measured_on
+    all_floors = {int(k): v for k, v in stored.get("floors", {}).items()}
+    all_floors.update(floors)
+    ordered = sorted(keyed.values(), key=lambda r: (r["scale"], r["label"] != "full"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "runs": ordered,
+                "floors": {str(k): v for k, v in sorted(all_floors.items())},
+                "measured_on": dict(sorted(dates.items(), key=lambda kv: int(kv[0]))),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    return [_run_from_dict(r) for r in ordered], all_floors, dates
+
+
+def merge_peers(path: Path, peers: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Merge this invocation's peer figures into the JSON store at ``path``; return all."""
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    merged = {int(k): v for k, v in stored.items()}
+    merged.update(peers)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({str(k): v for k, v in sorted(merged.items())}, indent=1) + "\n")
+    return merged
+
+
+def scale_chart(runs: list[RunFigures], floors: dict[int, dict[str, Any]]) -> str:
+    """Time vs scale per step (full runs), with the total and the floor, on log-log axes."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for r in runs:
+        if r.label != "full":
+            continue
+        for s in r.steps:
+            series.setdefault(s.step, []).append((r.records, s.seconds))
+        series.setdefault("total", []).append((r.records, r.step_seconds))
+    series["floor"] = [
+        (next((r.records for r in runs if r.scale == sc), sc), f["seconds"])
+        for sc, f in sorted(floors.items())
+    ]
+    return loglog_chart(
+        series,
+        title="Nightly pipeline: step time vs source records (full runs)",
+        x_label="source records delivered",
+        y_label="seconds",
+    )
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -315,6 +409,24 @@ def floor_rows(floors: dict[int, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def peer_rows(peers: dict[int, dict[str, Any]]) -> list[str]:
+    lines = [
+        "| scale | company records | ours: time (s) / pairs / precision / recall / F1 "
+        "| Splink: time (s) / pairs / precision / recall / F1 | Splink threshold |",
+        "|---|---|---|---|---|",
+    ]
+    for scale, p in sorted(peers.items()):
+        lines.append(
+            f"| {scale:,} | {p['records']:,} | {_fmt_s(p['ours_seconds'])} / "
+            f"{p['ours_candidate_pairs']:,} / {p['ours_precision']:.4f} / "
+            f"{p['ours_recall']:.4f} / **{p['ours_f1']:.4f}** | {_fmt_s(p['splink_seconds'])} / "
+            f"{p['splink_pairs_scored']:,} / {p['splink_precision']:.4f} / "
+            f"{p['splink_recall']:.4f} / **{p['splink_f1']:.4f}** "
+            f"| p >= {p['threshold']} (Splink {p['splink_version']}) |"
+        )
+    return lines
+
+
 def machine() -> str:
     import deltalake
     import pyspark
@@ -359,12 +471,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="scratch folder (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the generated data and lakes")
     ap.add_argument("--no-day2", action="store_true", help="skip the day-2 incremental runs")
+    ap.add_argument(
+        "--no-peer", action="store_true", help="skip the Splink peer (bench/splink_peer.py)"
+    )
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = ap.parse_args(argv)
     scales = [int(s.replace("_", "")) for s in args.scales.split(",") if s.strip()]
     work = args.work or Path(tempfile.mkdtemp(prefix="lakehouse-bench-"))
     runs: list[RunFigures] = []
     floors: dict[int, dict[str, Any]] = {}
+    peers: dict[int, dict[str, Any]] = {}
     try:
         for scale in scales:
             landing, lake = work / f"s{scale}" / "landing", work / f"s{scale}" / "lake"
@@ -378,6 +494,9 @@ def main(argv: list[str] | None = None) -> int:
             full = run_pipeline(scale, "full", DAY1, landing, lake)
             runs.append(full)
             print(f"[{scale:,}] full run {full.step_seconds:.1f} s", flush=True)
+            if not args.no_peer:
+                print(f"[{scale:,}] Splink peer on the same company records ...", flush=True)
+                peers[scale] = run_peer(landing, lake, work)
             if not args.no_day2:
                 subprocess.run([*gen, "--date", DAY2], check=True, cwd=ROOT,
                                stdout=subprocess.DEVNULL)  # fmt: skip
@@ -393,22 +512,37 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    command = f".venv/bin/python bench/pipeline_bench.py --scales {args.scales}"
+    today = dt.date.today().isoformat()
+    runs, floors, dates = merge_results(RESULTS / "pipeline.json", runs, floors, today)
+    peers = merge_peers(RESULTS / "peer.json", peers)
+    chart = RESULTS / "pipeline_scale.svg"
+    chart.write_text(scale_chart(runs, floors), encoding="utf-8")
+    command = ".venv/bin/python bench/pipeline_bench.py --scales <scale>"
+    measured = ", ".join(f"{int(k):,} on {v}" for k, v in dates.items())
     lines = [
-        f"Command: `{command}` (`make bench SCALES=...`). Machine: {machine()}. "
-        f"Measured on {dt.date.today().isoformat()}.",
+        f"Command: `{command}` per scale (`make bench SCALES=...`); this invocation: "
+        f"`--scales {args.scales}`. Machine: {machine()}. Measured: {measured}.",
         "",
         "Step times come from `ops.runs` (the run ledger); they exclude starting the JVM, "
         "which the wall time includes. Contract time is the enforcement time the "
         "ContractGuard records per step. Peak memory is the largest resident set seen of the "
-        "driver's Python process and of its JVM (polled every 0.25 s).",
+        "driver's Python process and of its JVM (polled every 0.25 s). Stored figures: "
+        "`bench/results/pipeline.json`.",
         "",
         *table_rows(runs, floors),
+        "",
+        f"![Step time vs scale, log-log](bench/results/{chart.name})",
         "",
         "**Floor**: one Spark process reads every landing file of the full delivery once and "
         "writes its rows once as Parquet (no parsing, no contracts, no Delta).",
         "",
         *floor_rows(floors),
+        "",
+        "**Peer**: Splink (DuckDB backend) and our company resolution on the same Silver "
+        "company records of the full run's lake, scored by the same pairwise F1 against the "
+        "generator's truth (`bench/splink_peer.py`; each side runs once untimed first).",
+        "",
+        *peer_rows(peers),
     ]
     print("\n".join(lines))
     if not args.no_write:
