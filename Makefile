@@ -50,7 +50,7 @@ typecheck: install ## mypy on the library
 bench-generator: install ## time and peak memory of the generator at 1M records
 	$(BIN)/python bench/generator_bench.py --scale 1000000
 
-bench: install java ## the nightly pipeline at SCALES (default 100k,1M,10M) with day-2 runs and the floor, into BENCHMARKS.md
+bench: install java ## the nightly pipeline at SCALES (default 100k,1M,10M): day-2 runs, the floor, the Splink peer, into BENCHMARKS.md
 	$(BIN)/python bench/pipeline_bench.py --scales $(SCALES)
 
 package: install ## build dist/ for spark-submit: library zip, jobs, conf and contracts zips (seconds)
