@@ -9,6 +9,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from crm_lakehouse import normalise as N
+from crm_lakehouse.match.cluster import veto_cluster_conflicts
 from crm_lakehouse.match.compare import apply_rules, both_differ, both_equal, jaro_winkler
 from crm_lakehouse.match.config import CompanyMatching
 
@@ -39,6 +40,14 @@ COMPANY_COLUMNS = (
     "first_seen",
     "last_seen",
 )
+
+
+# The record column behind each cluster-level conflict a weak rule may forbid
+# (``cluster_forbid`` in matching.yaml): a company's registrable domains and E.164 phones.
+COMPANY_CLUSTER_ATTRIBUTES: Mapping[str, str] = {
+    "domain_conflict": "domain",
+    "phone_conflict": "phone",
+}
 
 
 def uid(system: Column, source_id: Column) -> Column:
@@ -170,7 +179,12 @@ def company_blocking_keys(cfg: CompanyMatching) -> dict[str, Column]:
 
 
 def compare_companies(pairs: DataFrame, companies: DataFrame, cfg: CompanyMatching) -> DataFrame:
-    """Features, score and matched rule of each candidate pair (``uid_l``, ``uid_r``)."""
+    """Features, score and matched rule of each candidate pair (``uid_l``, ``uid_r``).
+
+    ``companies`` needs :data:`COMPANY_COLUMNS` (``uid``, ``rank``, keys). Weak-rule links
+    between firm clusters with conflicting domains or phones are vetoed (``vetoed_by``), see
+    :func:`~crm_lakehouse.match.cluster.veto_cluster_conflicts`.
+    """
     cols = [
         "uid",
         "name_words",
@@ -211,4 +225,13 @@ def compare_companies(pairs: DataFrame, companies: DataFrame, cfg: CompanyMatchi
         "geo": w.geo,
         "country": w.country,
     }
-    return apply_rules(featured, cfg.rules, weights, cfg.threshold)
+    scored = apply_rules(featured, cfg.rules, weights, cfg.threshold)
+    g = cfg.guards
+    return veto_cluster_conflicts(
+        scored,
+        companies,
+        cfg.rules,
+        COMPANY_CLUSTER_ATTRIBUTES,
+        max_iterations=g.max_iterations,
+        max_cluster_size=g.max_cluster_size,
+    )

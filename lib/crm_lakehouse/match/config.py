@@ -19,23 +19,36 @@ from crm_lakehouse.errors import ConfigError
 
 COMPANY_FEATURES = frozenset({"domain", "phone", "name_key", "country", "geo"})
 COMPANY_CONFLICTS = frozenset({"domain_conflict", "country_conflict"})
+# Conflicts between the firm clusters of a pair's two records (see MatchRule.cluster_forbid).
+COMPANY_CLUSTER_CONFLICTS = frozenset({"domain_conflict", "phone_conflict"})
 COMPANY_BLOCKING = frozenset(
     {"domain", "phone", "name_key", "name_phonetic", "name_prefix", "postal_code"}
 )
 PERSON_FEATURES = frozenset({"email", "phone", "company", "last_name"})
 PERSON_CONFLICTS = frozenset({"email_conflict", "company_conflict"})
+PERSON_CLUSTER_CONFLICTS: frozenset[str] = frozenset()
 PERSON_BLOCKING = frozenset({"email", "phone", "company_last_name", "company_first_name"})
 
 
 @dataclass(frozen=True)
 class MatchRule:
     """A pair matches by this rule when every ``require`` feature holds, no ``forbid``
-    conflict holds and the name similarity reaches ``min_name_similarity``."""
+    conflict holds and the name similarity reaches ``min_name_similarity``.
+
+    ``cluster_forbid`` makes the rule a *weak* one: its link is also vetoed when the firm
+    clusters of the two records (the components of the matches of the rules without
+    ``cluster_forbid``) conflict, e.g. both carry domains and share none. Pairwise rules cannot
+    see this: a similar name joins a record without a domain to one with a domain, and the
+    chaining of connected components then merges two companies that each have their own.
+    Weak rules come after every firm rule (checked), so a pair a firm rule accepts is never
+    judged as weak.
+    """
 
     name: str
     require: tuple[str, ...] = ()
     forbid: tuple[str, ...] = ()
     min_name_similarity: float = 0.0
+    cluster_forbid: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,7 @@ def _check_rules(
     rules: tuple[MatchRule, ...],
     features: frozenset[str],
     conflicts: frozenset[str],
+    cluster_conflicts: frozenset[str],
     problems: list[str],
 ) -> None:
     if not rules:
@@ -121,8 +135,23 @@ def _check_rules(
                 problems.append(
                     f"{where}.rules[{i}].forbid: {f!r} is not one of {sorted(conflicts)}"
                 )
+        for f in rule.cluster_forbid:
+            if f not in cluster_conflicts:
+                problems.append(
+                    f"{where}.rules[{i}].cluster_forbid: {f!r} is not one of "
+                    f"{sorted(cluster_conflicts)}"
+                )
         if not 0.0 <= rule.min_name_similarity <= 1.0:
             problems.append(f"{where}.rules[{i}].min_name_similarity: must be within 0..1")
+    first_weak = next((i for i, rule in enumerate(rules) if rule.cluster_forbid), None)
+    if first_weak is not None:
+        late_firm = [rule.name for rule in rules[first_weak:] if not rule.cluster_forbid]
+        if late_firm:
+            problems.append(
+                f"{where}.rules[{first_weak}]: a rule with cluster_forbid "
+                f"({rules[first_weak].name!r}) must come after every rule without it; "
+                f"found {late_firm} after it"
+            )
 
 
 def _check_common(
@@ -154,10 +183,14 @@ def load_matching(path: Path | str) -> MatchingConfig:
         c, p = cfg.companies, cfg.people
         where = f"{path}: companies"
         _check_common(where, c.threshold, c.guards, c.blocking, COMPANY_BLOCKING, problems)
-        _check_rules(where, c.rules, COMPANY_FEATURES, COMPANY_CONFLICTS, problems)
+        _check_rules(
+            where, c.rules, COMPANY_FEATURES, COMPANY_CONFLICTS, COMPANY_CLUSTER_CONFLICTS, problems
+        )
         where = f"{path}: people"
         _check_common(where, p.threshold, p.guards, p.blocking, PERSON_BLOCKING, problems)
-        _check_rules(where, p.rules, PERSON_FEATURES, PERSON_CONFLICTS, problems)
+        _check_rules(
+            where, p.rules, PERSON_FEATURES, PERSON_CONFLICTS, PERSON_CLUSTER_CONFLICTS, problems
+        )
     if problems or cfg is None:
         raise ConfigError(problems or [f"{path}: could not be read"])
     return typing.cast(MatchingConfig, cfg)

@@ -9,9 +9,11 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from crm_lakehouse import normalise as N
 from crm_lakehouse.errors import ConfigError
 from crm_lakehouse.match.blocking import candidate_pairs
-from crm_lakehouse.match.cluster import connected_components
+from crm_lakehouse.match.cluster import connected_components, veto_cluster_conflicts
+from crm_lakehouse.match.companies import compare_companies
 from crm_lakehouse.match.compare import apply_rules, jaro_winkler
 from crm_lakehouse.match.config import MatchRule, load_matching
 from tests.conftest import CONF
@@ -156,3 +158,139 @@ def test_matching_config_reports_every_problem_with_file_and_key(tmp_path: Path)
     bad.write_text((CONF / "rules" / "matching.yaml").read_text().replace("[phone]", "[telepathy]"))
     with pytest.raises(ConfigError, match="'telepathy' is not one of"):
         load_matching(bad)
+
+
+# Firm clusters {a, b} and {c, d} (domain_exact, name_exact); the weak link b-c (a fuzzy name)
+# would chain them. a and d carry the identifiers of each side.
+GUARDED_RULES = (
+    MatchRule("domain_exact", ("domain",)),
+    MatchRule("name_exact", ("name_key",)),
+    MatchRule("name_fuzzy", ("country",), cluster_forbid=("domain_conflict", "phone_conflict")),
+)
+CLUSTER_ATTRIBUTES = {"domain_conflict": "domain", "phone_conflict": "phone"}
+
+
+@pytest.mark.parametrize(
+    ("a", "d", "weak_rule", "vetoed_by"),
+    [
+        pytest.param(("x.com", None), ("y.com", None), "name_fuzzy", "domain_conflict", id="domains"),
+        pytest.param((None, "+1555"), (None, "+1666"), "name_fuzzy", "phone_conflict", id="phones"),
+        pytest.param(("x.com", "+1555"), ("y.com", "+1666"), "name_fuzzy",
+                     "domain_conflict,phone_conflict", id="both"),
+        pytest.param(("x.com", None), ("x.com", None), "name_fuzzy", None, id="neg-shared-domain"),
+        pytest.param(("x.com", None), (None, None), "name_fuzzy", None, id="neg-missing-is-no-evidence"),
+        pytest.param(("x.com", None), ("y.com", None), "name_exact", None, id="neg-firm-rule"),
+    ],
+)  # fmt: skip
+def test_weak_link_between_conflicting_firm_clusters_is_vetoed(
+    spark: SparkSession,
+    a: tuple[str | None, str | None],
+    d: tuple[str | None, str | None],
+    weak_rule: str,
+    vetoed_by: str | None,
+) -> None:
+    records = spark.createDataFrame(
+        [("a", "1", *a), ("b", "2", None, None), ("c", "3", None, None), ("d", "4", *d)],
+        "uid string, rank string, domain string, phone string",
+    )
+    scored = spark.createDataFrame(
+        [("a", "b", "domain_exact", True), ("c", "d", "name_exact", True),
+         ("b", "c", weak_rule, True), ("a", "d", None, False)],
+        "uid_l string, uid_r string, matched_rule string, is_match boolean",
+    )  # fmt: skip
+    out = veto_cluster_conflicts(
+        scored, records, GUARDED_RULES, CLUSTER_ATTRIBUTES, max_iterations=10, max_cluster_size=10
+    )
+    got = {(r["uid_l"], r["uid_r"]): r for r in out.collect()}
+    assert len(got) == 4
+    assert got[("b", "c")]["vetoed_by"] == vetoed_by
+    assert got[("b", "c")]["is_match"] is (vetoed_by is None)
+    assert got[("b", "c")]["matched_rule"] == (weak_rule if vetoed_by is None else None)
+    # firm links and non-matches pass through untouched
+    assert (got[("a", "b")]["is_match"], got[("a", "b")]["matched_rule"]) == (True, "domain_exact")
+    assert (got[("a", "d")]["is_match"], got[("a", "d")]["vetoed_by"]) == (False, None)
+
+
+def test_without_weak_rules_nothing_is_vetoed(spark: SparkSession) -> None:
+    records = spark.createDataFrame(
+        [("a", "1", "x.com", None), ("a2", "2", "y.com", None)],
+        "uid string, rank string, domain string, phone string",
+    )
+    scored = spark.createDataFrame(
+        [("a", "a2", "name_exact", True)],
+        "uid_l string, uid_r string, matched_rule string, is_match boolean",
+    )
+    out = veto_cluster_conflicts(
+        scored, records, GUARDED_RULES[:2], CLUSTER_ATTRIBUTES, max_iterations=5, max_cluster_size=5
+    )
+    assert [(r["is_match"], r["vetoed_by"]) for r in out.collect()] == [(True, None)]
+
+
+def test_shipped_company_rules_do_not_chain_two_companies_through_a_similar_name(
+    spark: SparkSession,
+) -> None:
+    """Deltapeak and Deltabase Analytics: two companies whose names are 0.95 Jaro-Winkler apart.
+    The Deltabase provider record has no website or phone, so pairwise nothing forbids its fuzzy
+    links to the Deltapeak records; its firm cluster does carry deltabase.com and a phone of its
+    own, which vetoes them.
+    A Deltapeak record with a typo and no website still joins Deltapeak."""
+    cfg = load_matching(CONF / "rules" / "matching.yaml").companies
+    rows = [
+        ("salesforce:1", "Deltapeak Analytics Corp.", "deltapeak.com", "+17044176971", "charlotte"),
+        ("provider_a:1", "Deltapeak Analytics", "deltapeak.com", None, None),
+        ("provider_c:3", "Deltapeak Analytcs", None, None, None),
+        ("provider_b:2", "Deltabase Analytics", None, None, None),
+        ("hubspot:2", "Deltabase Analytics Inc.", "deltabase.com", "+16024725461", "phoenix"),
+    ]
+    companies = spark.createDataFrame(
+        [(u, f"2026-11-20|{u}", n, d, p, c, None, "US") for u, n, d, p, c in rows],
+        "uid string, rank string, name string, domain string, phone string, city_key string, "
+        "postal_code string, country string",
+    ).select(
+        "*",
+        N.company_name_words(F.col("name")).alias("name_words"),
+        N.company_name_key(F.col("name")).alias("name_key"),
+    )
+    uids = companies.select("uid")
+    pairs = (
+        uids.alias("l")
+        .crossJoin(uids.alias("r"))
+        .where(F.col("l.uid") < F.col("r.uid"))
+        .select(F.col("l.uid").alias("uid_l"), F.col("r.uid").alias("uid_r"))
+    )
+    scored = compare_companies(pairs, companies, cfg)
+    vetoed = {
+        (r["uid_l"], r["uid_r"]): r["vetoed_by"]
+        for r in scored.where("vetoed_by IS NOT NULL").collect()
+    }
+    both = "domain_conflict,phone_conflict"  # each firm cluster has its own website and phone
+    assert vetoed == {
+        ("provider_a:1", "provider_b:2"): both,
+        ("provider_b:2", "salesforce:1"): both,
+    }
+    matches = scored.where("is_match").select("uid_l", "uid_r")
+    comps = connected_components(
+        companies.select("uid", "rank"), matches, max_iterations=10, max_cluster_size=10
+    )
+    clusters: dict[str, set[str]] = {}
+    for r in comps.labels.collect():
+        clusters.setdefault(r["label"], set()).add(r["uid"])
+    assert sorted(map(sorted, clusters.values())) == [
+        ["hubspot:2", "provider_b:2"],
+        ["provider_a:1", "provider_c:3", "salesforce:1"],
+    ]
+
+
+def test_weak_rule_must_follow_every_firm_rule(tmp_path: Path) -> None:
+    text = (CONF / "rules" / "matching.yaml").read_text()
+    assert "cluster_forbid: [domain_conflict, phone_conflict]" in text
+    bad = tmp_path / "matching.yaml"
+    bad.write_text(text.replace("[domain_conflict, phone_conflict]", "[email_conflict]", 1))
+    with pytest.raises(ConfigError, match=r"cluster_forbid: 'email_conflict' is not one of"):
+        load_matching(bad)
+    # a weak rule placed before the firm rules
+    first = "    - name: domain_exact\n"
+    bad.write_text(text.replace(first, first + "      cluster_forbid: [domain_conflict]\n", 1))
+    with pytest.raises(ConfigError) as err:
+        load_matching(bad)
+    assert "rules[0]: a rule with cluster_forbid ('domain_exact') must come after" in str(err.value)
