@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
 import great_expectations as gx
@@ -28,7 +29,8 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 from great_expectations.expectations import Expectation
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, TimestampNTZType
 
 from crm_lakehouse.contracts.model import Contract, Rule, RuleKind
@@ -100,8 +102,11 @@ def expectation_for(
     if kind is RuleKind.UNIQUE:
         if column is not None:
             return E.ExpectColumnValuesToBeUnique(**per_row)
-        compound: dict[str, Any] = {**common, "column_list": list(rule.columns)}
-        return E.ExpectCompoundColumnsToBeUnique(**compound, mostly=rule.mostly)
+        # A compound key is checked as one derived column (see key_columns): GX's compound
+        # expectation costs a window and two more Spark jobs, about twice the single-column one.
+        return E.ExpectColumnValuesToBeUnique(
+            **common, column=key_column_name(rule), mostly=rule.mostly
+        )
     if kind is RuleKind.ROW_COUNT:
         bounds: dict[str, Any] = {"min_value": rule.minimum, "max_value": rule.maximum}
         return E.ExpectTableRowCountToBeBetween(**common, **bounds)
@@ -117,6 +122,27 @@ def expectation_for(
         )
         return E.UnexpectedRowsExpectation(**common, unexpected_rows_query=query)
     return None  # referential: judged by a join in predicates.attach_references
+
+
+def key_column_name(rule: Rule) -> str:
+    """The derived column a compound uniqueness rule is checked on: ``system+key``."""
+    return "+".join(rule.columns)
+
+
+def key_columns(contract: Contract) -> dict[str, Column]:
+    """The derived key columns of the contract's compound uniqueness rules.
+
+    A row's key is the struct of its key values, or null when every value is missing: GX skips
+    null values, which is what its compound expectation does by default with such rows
+    (``ignore_row_if="all_values_are_missing"``), so both give the same counts.
+    """
+    out: dict[str, Column] = {}
+    for rule in contract.rules:
+        if rule.kind is RuleKind.UNIQUE and rule.column is None and len(rule.columns) > 1:
+            values = [F.col(f"`{c}`") for c in rule.columns]
+            present = reduce(lambda a, b: a | b, [v.isNotNull() for v in values])
+            out[key_column_name(rule)] = F.when(present, F.struct(*values))
+    return out
 
 
 def build_suite(
@@ -172,6 +198,9 @@ def run_suite(
     without a job). Only expectations that did not pass, and touch no PII, run again with a
     sample of up to :data:`SAMPLE_SIZE` unexpected values for the results and Data Docs.
     """
+    keys = key_columns(contract)
+    if keys:
+        df = df.withColumns(keys)
     context = ephemeral_context()
     source = context.data_sources.add_spark(name="lakehouse", persist=False)
     asset = source.add_dataframe_asset(name=contract.table)

@@ -46,7 +46,7 @@ def test_suite_holds_table_rules_and_optionally_row_rules() -> None:
     table_only = build_suite(ROW_RULES, reference_time=REF)
     assert table_only.name == "silver-things"
     assert sorted(e.expectation_type for e in table_only.expectations) == [
-        "expect_compound_columns_to_be_unique",
+        "expect_column_values_to_be_unique",
         "expect_table_row_count_to_be_between",
     ]
     full = build_suite(ROW_RULES, reference_time=REF, include_row_rules=True)
@@ -55,10 +55,10 @@ def test_suite_holds_table_rules_and_optionally_row_rules() -> None:
         "expect_column_values_to_be_between",
         "expect_column_values_to_be_in_set",
         "expect_column_values_to_be_in_set",
+        "expect_column_values_to_be_unique",
         "expect_column_values_to_match_regex",
         "expect_column_values_to_match_regex",
         "expect_column_values_to_not_be_null",
-        "expect_compound_columns_to_be_unique",
         "expect_table_row_count_to_be_between",
         "unexpected_rows_expectation",
     ]
