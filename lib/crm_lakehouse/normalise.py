@@ -221,9 +221,9 @@ REGISTRABLE_DOMAIN_FUNCTION = "crm_registrable_domain"
 
 
 def _sql_strings(values: frozenset[str]) -> str:
-    return ", ".join(
-        "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in sorted(values)
-    )
+    from crm_lakehouse.delta._common import sql_string
+
+    return ", ".join(sql_string(v) for v in sorted(values))
 
 
 def registrable_domain_sql() -> str:
