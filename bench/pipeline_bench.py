@@ -424,6 +424,10 @@ def peer_rows(peers: dict[int, dict[str, Any]]) -> list[str]:
             f"{p['splink_recall']:.4f} / **{p['splink_f1']:.4f}** "
             f"| p >= {p['threshold']} (Splink {p['splink_version']}) |"
         )
+    for scale, p in sorted(peers.items()):
+        training = "; ".join(p.get("splink_training") or [])
+        if "after" in training or "skipped" in training:
+            lines.append(f"\nSplink training at {scale:,}: {training}.")
     return lines
 
 

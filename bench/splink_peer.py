@@ -57,6 +57,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import splink
@@ -172,6 +173,7 @@ class SplinkRun:
     records: int
     pairs_scored: int
     version: str
+    training: list[str] = field(default_factory=list)
 
 
 def run_splink(
@@ -193,8 +195,7 @@ def run_splink(
             [block_on("domain", "name_key"), block_on("phone", "name_key")], recall=0.6
         )
         t.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-        t.estimate_parameters_using_expectation_maximisation(block_on("domain"))
-        t.estimate_parameters_using_expectation_maximisation(block_on("name_key"))
+        training = train_em(t)
         predictions = linker.inference.predict()
         xrefs: dict[float, pa.Table] = {}
         seconds = 0.0
@@ -214,7 +215,34 @@ def run_splink(
         pairs = int(row[0]) if row else 0
         records_row = q.con.execute("SELECT count(*) FROM splink_input").fetchone()
         records = int(records_row[0]) if records_row else 0
-    return SplinkRun(xrefs, seconds, records, pairs, splink.__version__)
+    return SplinkRun(xrefs, seconds, records, pairs, splink.__version__, training)
+
+
+# Expectation maximisation sessions, each with fallbacks (narrower blocks) for when Splink
+# refuses a session: at 1M records, EM blocked on the name alone drove an m probability to
+# exactly 0, which Splink 5 rejects ("m_probability value 0.0 is below the minimum").
+EM_SESSIONS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("domain",),),
+    (("name_key",), ("name_key", "country")),
+)
+
+
+def train_em(training: Any) -> list[str]:
+    """Run the EM sessions; returns what each did (blocking used, or why it was skipped)."""
+    done: list[str] = []
+    for options in EM_SESSIONS:
+        errors = []
+        for columns in options:
+            try:
+                training.estimate_parameters_using_expectation_maximisation(block_on(*columns))
+            except ValueError as exc:
+                errors.append(f"{'+'.join(columns)}: {str(exc).splitlines()[0][:120]}")
+                continue
+            done.append(f"EM on {'+'.join(columns)}" + (f" (after {errors})" if errors else ""))
+            break
+        else:
+            done.append(f"EM skipped: {errors}")
+    return done
 
 
 @dataclass(frozen=True)
@@ -266,6 +294,7 @@ class PeerResult:
     ours_f1: float
     true_pairs: int
     splink_f1_at: dict[float, float] = field(default_factory=dict)  # untimed other thresholds
+    splink_training: list[str] = field(default_factory=list)  # EM sessions as run
 
 
 def check_inputs(lake: Path, landing: Path, dates: Sequence[str], threshold: float) -> None:
@@ -349,6 +378,7 @@ def compare(
         ours_f1=ours_q.f1,
         true_pairs=ours_q.true_pairs,
         splink_f1_at={p: q.f1 for p, q in scores.items() if p != threshold},
+        splink_training=peer.training,
     )
 
 
@@ -367,6 +397,7 @@ def markdown(r: PeerResult) -> list[str]:
         ("pairwise F1", f"{r.ours_f1:.4f}", f"{r.splink_f1:.4f}"),
     ]  # fmt: skip
     rows += [(f"F1 at p >= {p} (untimed)", "", f"{f1:.4f}") for p, f1 in r.splink_f1_at.items()]
+    rows.append(("training", "", "; ".join(r.splink_training)))
     lines = [f"| figure | ours | {peer} |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     accurate = r.ours_f1 >= r.splink_f1
