@@ -387,12 +387,19 @@ def table_rows(runs: list[RunFigures], floors: dict[int, dict[str, Any]]) -> lis
                 f"| {rate:,.0f} | {_fmt_s(s.contract_seconds)} | {share:.0%} | {pairs} | | | |"
             )
         total_share = r.contract_seconds / r.step_seconds if r.step_seconds else 0
+        # Zero: the run's bench process stopped before storing them (see the notes below).
+        memory = (
+            f"{r.peak_python_mib:,.0f} / {r.peak_jvm_mib:,.0f}"
+            if r.peak_python_mib
+            else "not recorded"
+        )
+        wall = f" (wall {_fmt_s(r.wall)})" if r.wall else ""
         ratio = f"{r.step_seconds / floor:.1f}" if floor and r.label == "full" else ""
         lines.append(
-            f"| {r.scale:,} | {r.label} | {r.records:,} | **total** (wall {_fmt_s(r.wall)}) "
+            f"| {r.scale:,} | {r.label} | {r.records:,} | **total**{wall} "
             f"| **{_fmt_s(r.step_seconds)}** | {r.records / r.step_seconds:,.0f} "
             f"| {_fmt_s(r.contract_seconds)} | {total_share:.0%} | "
-            f"| {r.peak_python_mib:,.0f} / {r.peak_jvm_mib:,.0f} | {r.files_written:,} "
+            f"| {memory} | {r.files_written:,} "
             f"| {ratio} |"
         )
     return lines
