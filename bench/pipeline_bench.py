@@ -423,10 +423,11 @@ def peer_rows(peers: dict[int, dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for scale, p in sorted(peers.items()):
+        timing = "" if p.get("warm", True) else " (cold)"
         lines.append(
-            f"| {scale:,} | {p['records']:,} | {_fmt_s(p['ours_seconds'])} / "
+            f"| {scale:,} | {p['records']:,} | {_fmt_s(p['ours_seconds'])}{timing} / "
             f"{p['ours_candidate_pairs']:,} / {p['ours_precision']:.4f} / "
-            f"{p['ours_recall']:.4f} / **{p['ours_f1']:.4f}** | {_fmt_s(p['splink_seconds'])} / "
+            f"{p['ours_recall']:.4f} / **{p['ours_f1']:.4f}** | {_fmt_s(p['splink_seconds'])}{timing} / "
             f"{p['splink_pairs_scored']:,} / {p['splink_precision']:.4f} / "
             f"{p['splink_recall']:.4f} / **{p['splink_f1']:.4f}** "
             f"| p >= {p['threshold']} (Splink {p['splink_version']}) |"
@@ -551,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "**Peer**: Splink (DuckDB backend) and our company resolution on the same Silver "
         "company records of the full run's lake, scored by the same pairwise F1 against the "
-        "generator's truth (`bench/splink_peer.py`; each side runs once untimed first).",
+        "generator's truth (`bench/splink_peer.py`; each side runs once untimed first unless "
+        "marked cold).",
         "",
         *peer_rows(peers),
     ]
