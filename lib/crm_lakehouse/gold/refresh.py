@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from crm_lakehouse.delta._common import sql_string
 from crm_lakehouse.delta.port import Txn
 from crm_lakehouse.errors import DeltaTableError, LakehouseError
 from crm_lakehouse.gold.state import GoldBuild, last_build, record_build
@@ -47,11 +48,6 @@ class Refreshed:
     keys_written: int = 0
     rows_written: int = 0
     reason: str = ""
-
-
-def sql_string(value: str) -> str:
-    """A Spark SQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def key_predicate(key: str, values: list[str]) -> str:
@@ -234,4 +230,4 @@ def _write(
     )
 
 
-__all__ = ["Refreshed", "key_predicate", "refresh_table", "sql_string"]
+__all__ = ["Refreshed", "key_predicate", "refresh_table"]

@@ -10,8 +10,9 @@ from pyspark.sql import functions as F
 
 from crm_lakehouse.config import DeltaAdapterKind, Settings
 from crm_lakehouse.delta import open_port
+from crm_lakehouse.delta._common import sql_string
 from crm_lakehouse.gold import pipeline_summary as P
-from crm_lakehouse.gold.refresh import key_predicate, refresh_table, sql_string
+from crm_lakehouse.gold.refresh import key_predicate, refresh_table
 from crm_lakehouse.gold.rules import load_gold_rules
 from crm_lakehouse.gold.state import BUILDS, last_build
 from crm_lakehouse.gold.table import BuildContext, Snapshot
