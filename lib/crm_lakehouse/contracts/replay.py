@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from crm_lakehouse.contracts.guard import ContractGuard
 from crm_lakehouse.contracts.quarantine import QUARANTINE_SUFFIX, released_rows
+from crm_lakehouse.delta._common import sql_string
 from crm_lakehouse.delta.port import Txn
 from crm_lakehouse.errors import ConfigError
 
@@ -69,7 +70,7 @@ def replay_quarantine(guard: ContractGuard, table: str) -> ReplayOutcome:
             txn=Txn(f"replay:{table}:{guard.run_id}"),
         )
         stats = guard.take_stats()
-        in_list = ", ".join("'" + r.replace("'", "''") + "'" for r in old_runs)
+        in_list = ", ".join(sql_string(r) for r in old_runs)
         guard.inner.overwrite(qloc, held.limit(0), predicate=f"_run_id IN ({in_list})")
         return ReplayOutcome(
             table,
