@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -201,16 +201,23 @@ def enforce(
     checks = row_checks(contract, ref_flags)
     flags = [_FLAG.format(i) for i in range(len(checks))]
 
-    def any_flag(action: Action) -> Column:
-        chosen = [F.col(f) for f, c in zip(flags, checks, strict=True) if c.rule.action is action]
-        return reduce(lambda a, b: a | b, chosen) if chosen else F.lit(False)
+    def any_flag(action: Action) -> str:
+        chosen = [f for f, c in zip(flags, checks, strict=True) if c.rule.action is action]
+        return " OR ".join(chosen) if chosen else "FALSE"
 
-    checked = widened.select(
-        *[F.col(f"`{c}`") for c in columns],
-        *[c.violated.alias(f) for c, f in zip(checks, flags, strict=True)],
+    # Each rule's flag, then each row's drop and quarantine verdicts: SQL text, one call each.
+    checked = _sql(
+        widened,
+        [quote(c) for c in columns]
+        + [f"{c.sql} AS {f}" for c, f in zip(checks, flags, strict=True)],
     )
-    checked = checked.select(
-        "*", any_flag(Action.DROP).alias(_DROP), any_flag(Action.QUARANTINE).alias(_QUARANTINE)
+    checked = _sql(
+        checked,
+        [
+            "*",
+            f"{any_flag(Action.DROP)} AS {_DROP}",
+            f"{any_flag(Action.QUARANTINE)} AS {_QUARANTINE}",
+        ],
     )
     joins = any(flag is not None for flag in ref_flags.values())
     persisted = cache if cache is not None else (joins or not df.is_cached)

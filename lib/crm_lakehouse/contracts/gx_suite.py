@@ -1,7 +1,9 @@
 """Contracts compiled into Great Expectations suites, run in an ephemeral context.
 
-Nothing is written to disk: the context lives in memory for one validation (no GX project tree,
-no stores on disk, analytics and progress bars off). During enforcement the suite holds the
+Nothing is written to disk: the context lives in memory (no GX project tree, no stores on disk,
+analytics and progress bars off). Validation uses one such context and Spark data source per
+Spark session, reused for every table: building them per table cost more than the checks of a
+small Gold table. During enforcement the suite holds the
 table-level rules (uniqueness, row counts, freshness), which cannot split rows; row rules are
 counted by :mod:`~crm_lakehouse.contracts.predicates` in one Spark pass, and can be added to the
 suite (``include_row_rules``) for documentation or to cross-check the predicates.
@@ -17,7 +19,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 from typing import Any
 
 import great_expectations as gx
@@ -29,7 +31,7 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 from great_expectations.expectations import Expectation
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, TimestampNTZType
 
@@ -63,6 +65,35 @@ def ephemeral_context() -> AbstractDataContext:
         progress_bars=ProgressBarsConfig(globally=False),
     )
     return gx.get_context(mode="ephemeral", project_config=config)
+
+
+@lru_cache(maxsize=1)
+def _validation_context() -> AbstractDataContext:
+    """The process's validation context, built on first use (it also becomes GX's current
+    context, which suites need in order to gain expectations)."""
+    return ephemeral_context()
+
+
+@lru_cache(maxsize=1)
+def _validation_source(spark: SparkSession) -> Any:
+    """The Spark data source for ``spark`` in the validation context, added on first use."""
+    context = _validation_context()
+    name = f"lakehouse-{id(spark):x}"
+    if name in context.data_sources.all():
+        context.data_sources.delete(name)
+    return context.data_sources.add_spark(name=name, persist=False)
+
+
+def _whole_frame_batch(df: DataFrame, asset_name: str) -> Any:
+    """A batch of all of ``df`` under the asset ``asset_name`` of the validation source."""
+    source = _validation_source(df.sparkSession)
+    if asset_name in source.get_asset_names():
+        asset = source.get_asset(asset_name)
+        definition = asset.get_batch_definition("whole")
+    else:
+        asset = source.add_dataframe_asset(name=asset_name)
+        definition = asset.add_batch_definition_whole_dataframe("whole")
+    return definition.get_batch(batch_parameters={"dataframe": df})
 
 
 def suite_name(table: str) -> str:
@@ -155,11 +186,11 @@ def build_suite(
     """The contract's suite: table-level rules, plus row rules when ``include_row_rules``.
 
     GX only lets a suite gain expectations while a data context is current (it keeps the
-    current context in a process-wide registry), so an ephemeral one is opened when none is
-    given.
+    current context in a process-wide registry), so the validation context is opened when none
+    is given.
     """
     if context is None:
-        ephemeral_context()
+        _validation_context()
     suite = gx.ExpectationSuite(name=suite_name(contract.table))
     for rule in contract.rules:
         if rule.row_level and not include_row_rules:
@@ -187,7 +218,7 @@ def run_suite(
     reference_time: dt.datetime,
     checked_at: dt.datetime,
 ) -> SuiteOutcome:
-    """Validate ``df`` against ``suite`` in a fresh ephemeral context.
+    """Validate ``df`` against ``suite`` in the session's validation context.
 
     The data source does not persist the DataFrame (``persist=False``): the caller caches what
     it validates, and a second cached copy would only cost memory. GX batches the metrics of all
@@ -201,12 +232,7 @@ def run_suite(
     keys = key_columns(contract)
     if keys:
         df = df.withColumns(keys)
-    context = ephemeral_context()
-    source = context.data_sources.add_spark(name="lakehouse", persist=False)
-    asset = source.add_dataframe_asset(name=contract.table)
-    batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(
-        batch_parameters={"dataframe": df}
-    )
+    batch = _whole_frame_batch(df, contract.table)
     validation = batch.validate(
         suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 0}
     )

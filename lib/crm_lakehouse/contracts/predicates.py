@@ -3,8 +3,8 @@
 Great Expectations reports how many rows break a rule but cannot say which, so rows could not be
 dropped or quarantined from its results. Each row rule therefore also compiles into a boolean
 :class:`~pyspark.sql.Column` that is true exactly when a row breaks the rule. The expressions
-are built from Spark built-ins only (no UDFs), never evaluate to null, and can all be computed
-in a single pass over the data.
+are Spark SQL text built from built-ins only (no UDFs), never evaluate to null, and can all be
+computed in a single pass over the data.
 
 Null semantics follow SQL CHECK constraints and Great Expectations: only ``notNull`` judges
 nulls; every other rule lets a null through (a custom predicate that evaluates to null passes).
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import DataType
 
 from crm_lakehouse.contracts.model import Contract, Rule, RuleKind
+from crm_lakehouse.delta._common import quote, sql_string
 
 ResolveTable = Callable[[str], DataFrame | None]
 """Returns the current DataFrame of a table named ``<tier>.<table>``, or None if it is missing."""
@@ -31,56 +31,86 @@ _REF_KEY = "__dq_refkey{}"
 
 @dataclass(frozen=True)
 class RowCheck:
-    """A compiled row rule: ``violated`` is true (never null) for rows breaking ``rule``."""
+    """A compiled row rule: ``sql`` is true (never null) for rows breaking ``rule``."""
 
     rule: Rule
-    violated: Column
+    sql: str
+    """The predicate as Spark SQL text, so enforcement can project every rule in one call."""
+
+    @property
+    def violated(self) -> Column:
+        return F.expr(self.sql)
 
 
 def col(path: str) -> Column:
     """A column by dotted path, quoting each part (source columns may hold odd characters)."""
-    return F.col(".".join(f"`{part}`" for part in path.split(".")))
+    return F.col(column_sql(path))
+
+
+def column_sql(path: str) -> str:
+    """A dotted column path as SQL text, each part backtick-quoted."""
+    return ".".join(quote(part) for part in path.split("."))
+
+
+def literal_sql(value: str | int | float | bool) -> str:
+    """A Python scalar as a Spark SQL literal of the type ``F.lit`` would give it."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):  # exact, and covers inf and nan (folded at analysis)
+        return f"CAST({sql_string(repr(value))} AS DOUBLE)"
+    return sql_string(str(value))
 
 
 def violation(rule: Rule, contract: Contract, reference_flag: str | None = None) -> Column:
-    """The expression true for rows breaking ``rule``.
+    """The expression true for rows breaking ``rule`` (see :func:`violation_sql`)."""
+    return F.expr(violation_sql(rule, contract, reference_flag))
+
+
+def violation_sql(rule: Rule, contract: Contract, reference_flag: str | None = None) -> str:
+    """The SQL predicate true for rows breaking ``rule``.
 
     ``reference_flag`` names the column :func:`attach_references` added for a referential rule
-    (true where the value was found in the target table).
+    (true where the value was found in the target table). The predicates are SQL text rather
+    than Column objects: building a Column costs a JVM round trip per function call, which for
+    a contract of 40 rules took longer than evaluating them on 100k rows.
     """
     if not rule.row_level:
         raise ValueError(f"{rule.id}: {rule.kind.value} is a table-level rule, not a row rule")
     kind = rule.kind
     if kind is RuleKind.CUSTOM:
         assert rule.expression is not None
-        return ~F.coalesce(F.expr(rule.expression).cast("boolean"), F.lit(True))
+        return f"(NOT coalesce(CAST(({rule.expression}) AS BOOLEAN), TRUE))"
     column = rule.column
     assert column is not None, rule.id
-    value = col(column)
+    value = column_sql(column)
     if kind is RuleKind.NOT_NULL:
-        return value.isNull()
+        return f"({value} IS NULL)"
     if kind is RuleKind.REFERENTIAL:
         if reference_flag is None:
             raise ValueError(f"{rule.id}: referential rules need attach_references() first")
-        return value.isNotNull() & F.col(reference_flag).isNull()
+        return f"({value} IS NOT NULL AND {quote(reference_flag)} IS NULL)"
     if kind in (RuleKind.ACCEPTED_VALUES, RuleKind.FORMAT) and rule.value_set():
-        broken = ~value.isin(list(rule.value_set()))
+        allowed = ", ".join(literal_sql(v) for v in rule.value_set())
+        broken = f"NOT ({value} IN ({allowed}))"
     elif kind is RuleKind.RANGE:
         prop = contract.find(column)
-        cast_to: DataType | str = prop.data_type if prop is not None else "string"
+        cast_to = prop.data_type.simpleString() if prop is not None else "string"
         conditions = []
-        if rule.minimum is not None:
-            lo = F.lit(rule.minimum)
-            conditions.append(value < (lo.cast(cast_to) if isinstance(rule.minimum, str) else lo))
-        if rule.maximum is not None:
-            hi = F.lit(rule.maximum)
-            conditions.append(value > (hi.cast(cast_to) if isinstance(rule.maximum, str) else hi))
-        broken = conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1]
+        for op, bound in (("<", rule.minimum), (">", rule.maximum)):
+            if bound is None:
+                continue
+            lit = literal_sql(bound)
+            conditions.append(
+                f"{value} {op} " + (f"CAST({lit} AS {cast_to})" if isinstance(bound, str) else lit)
+            )
+        broken = " OR ".join(conditions)
     elif rule.regex() is not None:
-        broken = ~value.cast("string").rlike(str(rule.regex()))
+        broken = f"NOT (CAST({value} AS STRING) RLIKE {sql_string(str(rule.regex()))})"
     else:
         raise ValueError(f"{rule.id}: cannot compile {kind.value} into a row predicate")
-    return value.isNotNull() & F.coalesce(broken, F.lit(False))
+    return f"({value} IS NOT NULL AND coalesce({broken}, FALSE))"
 
 
 def attach_references(
@@ -127,7 +157,7 @@ def row_checks(
             flag = flags.get(rule.id)
             if flag is None:
                 continue
-            checks.append(RowCheck(rule, violation(rule, contract, flag)))
+            checks.append(RowCheck(rule, violation_sql(rule, contract, flag)))
         else:
-            checks.append(RowCheck(rule, violation(rule, contract)))
+            checks.append(RowCheck(rule, violation_sql(rule, contract)))
     return checks
