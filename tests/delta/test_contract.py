@@ -18,6 +18,7 @@ from chispa import assert_df_equality
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame
 from pyspark.sql.types import (
+    ArrayType,
     BooleanType,
     LongType,
     StringType,
@@ -344,6 +345,75 @@ def test_append_refuses_nulls_in_not_null_columns(port: DeltaPort, tmp_path: Pat
 
     assert location in str(err.value) and "id" in str(err.value)
     assert port.version(location) == 0
+
+
+def test_append_rows_writes_driver_rows_as_append_would(port: DeltaPort, tmp_path: Path) -> None:
+    location = table(port, tmp_path, rows=A)
+    cet = timezone(timedelta(hours=1))
+    rows = [
+        (4, "Umbrella", "emea", 70, datetime(2026, 3, 29, 3, 0, tzinfo=cet), False),
+        (5, None, None, None, None, None),
+    ]
+
+    result = port.append_rows(location, rows, ACCOUNTS)
+
+    assert (result.version, result.skipped, result.rows_written) == (2, False, 2)
+    assert_rows(port.read(location), A + rows)
+    arrow = DeltaTable(location).to_pyarrow_table(columns=["id", "updated_at"])
+    assert str(arrow.schema.field("updated_at").type) == "timestamp[us, tz=UTC]"
+
+
+def test_append_rows_keeps_arrays_and_reads_naive_times_as_local(
+    port: DeltaPort, tmp_path: Path
+) -> None:
+    schema = StructType(
+        [
+            StructField("id", LongType(), False),
+            StructField("tags", ArrayType(StringType(), False), False),
+            StructField("at", TimestampType(), False),
+        ]
+    )
+    location = str(tmp_path / "tagged")
+    port.create(location, schema)
+    naive = datetime(2026, 1, 1, 9, 30)  # local time, as spark.createDataFrame reads it
+    rows = [(1, ["a", "b"], naive), (2, [], naive)]
+
+    port.append_rows(location, rows, schema)
+
+    got = port.read(location).selectExpr("id", "tags", "unix_micros(at) AS us").collect()
+    micros = int(naive.astimezone(UTC).timestamp() * 1_000_000)
+    assert sorted(tuple(r) for r in got) == [(1, ["a", "b"], micros), (2, [], micros)]
+
+
+def test_append_rows_refuses_another_schema_and_nulls(port: DeltaPort, tmp_path: Path) -> None:
+    location = table(port, tmp_path)
+    narrower = StructType(ACCOUNTS.fields[:-1])
+    nullable = StructType([StructField(f.name, f.dataType) for f in ACCOUNTS])
+
+    with pytest.raises(DeltaTableError, match=r"missing columns \['deleted'\]"):
+        port.append_rows(location, [(1, "Acme", "emea", 1, T0)], narrower)
+    with pytest.raises(DeltaTableError, match=r"NOT NULL") as err:
+        port.append_rows(location, [(None, "no id", "emea", 1, T0, False)], nullable)
+
+    assert location in str(err.value)
+    assert port.version(location) == 0
+
+
+def test_append_rows_with_the_same_txn_is_skipped(port: DeltaPort, tmp_path: Path) -> None:
+    location = table(port, tmp_path, partition_by=["region"])
+    txn = Txn("ledger:2026-01-01", 1)
+
+    first = port.append_rows(location, A, ACCOUNTS, txn=txn)
+    again = port.append_rows(location, A, ACCOUNTS, txn=txn)
+
+    assert (first.version, first.skipped) == (1, False)
+    assert (again.version, again.skipped) == (1, True)
+    assert_rows(port.read(location), A)
+    assert sorted(r[0] for r in port.read(location).select("region").distinct().collect()) == [
+        "amer",
+        "apac",
+        "emea",
+    ]
 
 
 def test_append_does_not_collect_the_data(

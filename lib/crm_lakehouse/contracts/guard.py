@@ -144,6 +144,18 @@ class ContractGuard(DeltaPort):
             location, df, txn, lambda rows: self.inner.append(location, rows, txn=txn)
         )
 
+    def append_rows(
+        self,
+        location: str,
+        rows: Sequence[Sequence[Any]],
+        schema: StructType,
+        *,
+        txn: Txn | None = None,
+    ) -> WriteResult:
+        if self.contract_for(location) is None:
+            return self.inner.append_rows(location, rows, schema, txn=txn)
+        return super().append_rows(location, rows, schema, txn=txn)  # enforced, via append
+
     def overwrite(
         self,
         location: str,

@@ -187,8 +187,7 @@ def record_results(
     )
     if not rows:
         return None
-    df = port.spark.createDataFrame(rows, DQ_RESULTS_SCHEMA)
-    return port.append(location, df, txn=txn)
+    return port.append_rows(location, rows, DQ_RESULTS_SCHEMA, txn=txn)
 
 
 def read_results(

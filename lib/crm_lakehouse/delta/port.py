@@ -120,6 +120,22 @@ class DeltaPort(abc.ABC):
     def append(self, location: str, df: DataFrame, *, txn: Txn | None = None) -> WriteResult:
         """Append the rows of ``df`` (schema must match the table's)."""
 
+    def append_rows(
+        self,
+        location: str,
+        rows: Sequence[Sequence[Any]],
+        schema: StructType,
+        *,
+        txn: Txn | None = None,
+    ) -> WriteResult:
+        """Append a few rows built on the driver (ledger entries, rule results), given as
+        tuples in ``schema``'s column order.
+
+        The same as :meth:`append` of ``spark.createDataFrame(rows, schema)``; an adapter may
+        write them without a Spark job.
+        """
+        return self.append(location, self.spark.createDataFrame(list(rows), schema), txn=txn)
+
     @abc.abstractmethod
     def overwrite(
         self,

@@ -105,8 +105,7 @@ def record_build(port: DeltaPort, lake: Lake, build: GoldBuild, txn: Txn | None)
     port.create(
         location, BUILDS_SCHEMA, description="Gold builds: the input versions of each Gold write"
     )
-    df = port.spark.createDataFrame([build.as_row()], BUILDS_SCHEMA)
-    port.append(location, df, txn=txn)
+    port.append_rows(location, [build.as_row()], BUILDS_SCHEMA, txn=txn)
 
 
 __all__ = ["BUILDS", "BUILDS_SCHEMA", "GoldBuild", "last_build", "record_build"]

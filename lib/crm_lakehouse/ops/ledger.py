@@ -57,6 +57,8 @@ INGESTED_FILES_SCHEMA = StructType(
     ]
 )
 
+RUNS_DESCRIPTION = "One row per pipeline step run"
+
 RUNS_SCHEMA = StructType(
     [
         StructField("run_id", StringType(), False),
@@ -121,9 +123,8 @@ class FileLedger:
         )
         if not entries:
             return
-        spark = self.port.spark
-        df = spark.createDataFrame([dataclasses.astuple(e) for e in entries], INGESTED_FILES_SCHEMA)
-        self.port.append(self.location, df, txn=txn)
+        rows = [dataclasses.astuple(e) for e in entries]
+        self.port.append_rows(self.location, rows, INGESTED_FILES_SCHEMA, txn=txn)
 
 
 class StepStatus(enum.StrEnum):
@@ -225,12 +226,13 @@ class RunLedger:
         self.location = lake.location(RUNS)
 
     def _frame(self, steps: Sequence[StepRecord]) -> DataFrame:
-        self.port.create(self.location, RUNS_SCHEMA, description="One row per pipeline step run")
+        self.port.create(self.location, RUNS_SCHEMA, description=RUNS_DESCRIPTION)
         return self.port.spark.createDataFrame([s.as_row() for s in steps], RUNS_SCHEMA)
 
     def record(self, step: StepRecord) -> None:
         """Append a row (a step that starts, or one recorded in its final state at once)."""
-        self.port.append(self.location, self._frame([step]))
+        self.port.create(self.location, RUNS_SCHEMA, description=RUNS_DESCRIPTION)
+        self.port.append_rows(self.location, [step.as_row()], RUNS_SCHEMA)
 
     def start(self, step: StepRecord) -> None:
         self.record(step)
