@@ -528,6 +528,7 @@ def _run_gx(
         run_id=run_id,
         reference_time=reference_time,
         checked_at=checked_at,
+        rows=rows_published,
     )
     results.extend(outcome.results)
     return results, outcome.validation

@@ -217,66 +217,109 @@ def run_suite(
     run_id: str,
     reference_time: dt.datetime,
     checked_at: dt.datetime,
+    rows: int | None = None,
 ) -> SuiteOutcome:
-    """Validate ``df`` against ``suite`` in the session's validation context.
+    """Validate ``df`` (of ``rows`` rows, when the caller knows) against ``suite`` in the
+    session's validation context.
 
     The data source does not persist the DataFrame (``persist=False``): the caller caches what
-    it validates, and a second cached copy would only cost memory. GX batches the metrics of all
-    expectations, so a suite costs a few Spark jobs, not one per expectation.
+    it validates, and a second cached copy would only cost memory.
 
-    Two passes keep the common case cheap: the suite first runs for counts only (``BASIC``
-    with no sample, so GX's "unexpected values" queries become empty limits that Spark answers
-    without a job). Only expectations that did not pass, and touch no PII, run again with a
-    sample of up to :data:`SAMPLE_SIZE` unexpected values for the results and Data Docs.
+    GX computes aggregate metrics of all expectations in one Spark job, but a uniqueness
+    expectation is a window condition that costs two more jobs of its own, which made it most
+    of the cost of validating a Gold table. So the validation runs in passes:
+
+    1. The suite for counts only (``BASIC``, no sample), with each uniqueness expectation
+       screened by an aggregate one: ``ExpectColumnProportionOfUniqueValuesToBeBetween`` with
+       a minimum of 1, which holds exactly when no non-null value occurs twice, so a passing
+       screen means zero unexpected rows.
+    2. Only what did not pass runs again: a failed screen as the real
+       ``ExpectColumnValuesToBeUnique`` (its exact count, and ``mostly``), and every failed
+       rule touching no PII with a sample of up to :data:`SAMPLE_SIZE` unexpected values for
+       the results and Data Docs.
     """
     keys = key_columns(contract)
     if keys:
         df = df.withColumns(keys)
     batch = _whole_frame_batch(df, contract.table)
+    exact: dict[str, Expectation] = {}
+    first = gx.ExpectationSuite(name=suite.name)
+    for expectation in suite.expectations:
+        screen = _uniqueness_screen(expectation)
+        if screen is not None:
+            exact[str((expectation.meta or {})["rule_id"])] = expectation
+        first.add_expectation(screen or expectation)
     validation = batch.validate(
-        suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 0}
+        first, result_format={"result_format": "BASIC", "partial_unexpected_count": 0}
     )
-    _add_samples(batch, validation, contract)
+    _rerun_failures(batch, validation, contract, exact)
     results = tuple(
         _rule_result(
-            r, contract, run_id=run_id, reference_time=reference_time, checked_at=checked_at
+            r,
+            contract,
+            run_id=run_id,
+            reference_time=reference_time,
+            checked_at=checked_at,
+            rows=rows,
         )
         for r in validation.results
     )
     return SuiteOutcome(validation=scrub_validation(validation, contract), results=results)
 
 
-def _add_samples(
-    batch: Any, validation: ExpectationSuiteValidationResult, contract: Contract
-) -> None:
-    """Re-run the failed, PII-free expectations with a sample of unexpected values and put
-    their results in place of the count-only ones (in ``validation``)."""
-    redo: dict[str, int] = {}
-    for i, evr in enumerate(validation.results):
-        config = evr.expectation_config
-        rule_id = ((config.meta if config is not None else None) or {}).get("rule_id")
-        if (
-            not evr.success
-            and rule_id is not None
-            and not _touches_pii(contract, str(rule_id))
-            and "unexpected_count" in (evr.result or {})
-        ):
-            redo[str(rule_id)] = i
-    if not redo:
-        return
-    retry = gx.ExpectationSuite(name=suite_name(contract.table) + "-samples")
-    for i in redo.values():
-        config = validation.results[i].expectation_config
-        assert config is not None
-        retry.add_expectation(config.to_domain_obj())
-    sampled = batch.validate(
-        retry, result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+_SCREEN = "expect_column_proportion_of_unique_values_to_be_between"
+
+
+def _uniqueness_screen(expectation: Expectation) -> Expectation | None:
+    """The aggregate screen standing in for a uniqueness expectation in the first pass."""
+    if not isinstance(expectation, gx.expectations.ExpectColumnValuesToBeUnique):
+        return None
+    return gx.expectations.ExpectColumnProportionOfUniqueValuesToBeBetween(
+        column=expectation.column, min_value=1.0, meta=dict(expectation.meta or {})
     )
-    for evr in sampled.results:
-        config = evr.expectation_config
-        rule_id = str(((config.meta if config is not None else None) or {}).get("rule_id"))
-        if rule_id in redo:
-            validation.results[redo[rule_id]] = evr
+
+
+def _rule_id(evr: ExpectationValidationResult) -> str | None:
+    config = evr.expectation_config
+    rule_id = ((config.meta if config is not None else None) or {}).get("rule_id")
+    return None if rule_id is None else str(rule_id)
+
+
+def _rerun_failures(
+    batch: Any,
+    validation: ExpectationSuiteValidationResult,
+    contract: Contract,
+    exact: Mapping[str, Expectation],
+) -> None:
+    """Run the failed expectations again and put their results in place of the first pass's
+    (in ``validation``): failed screens as the exact uniqueness expectation, and failed rules
+    touching no PII with a sample. Rules touching PII get no sample."""
+    sampled: dict[str, int] = {}
+    counted: dict[str, int] = {}
+    for i, evr in enumerate(validation.results):
+        rule_id = _rule_id(evr)
+        if evr.success or rule_id is None:
+            continue
+        pii = _touches_pii(contract, rule_id)
+        if not pii and (rule_id in exact or "unexpected_count" in (evr.result or {})):
+            sampled[rule_id] = i
+        elif rule_id in exact:
+            counted[rule_id] = i
+    for redo, result_format in (
+        (sampled, {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}),
+        (counted, {"result_format": "BASIC", "partial_unexpected_count": 0}),
+    ):
+        if not redo:
+            continue
+        retry = gx.ExpectationSuite(name=suite_name(contract.table) + "-again")
+        for rule_id, i in redo.items():
+            config = validation.results[i].expectation_config
+            assert config is not None
+            retry.add_expectation(exact.get(rule_id) or config.to_domain_obj())
+        for evr in batch.validate(retry, result_format=result_format).results:
+            rule_id = _rule_id(evr)
+            if rule_id in redo:
+                validation.results[redo[rule_id]] = evr
 
 
 def scrub_validation(
@@ -319,6 +362,7 @@ def _rule_result(
     run_id: str,
     reference_time: dt.datetime,
     checked_at: dt.datetime,
+    rows: int | None = None,
 ) -> RuleResult:
     config = evr.expectation_config
     meta = (config.meta if config is not None else None) or {}
@@ -332,6 +376,10 @@ def _rule_result(
         details["error"] = "(hidden: rule touches PII)" if pii else message.splitlines()[0][:300]
     element_count = raw.get("element_count")
     unexpected = raw.get("unexpected_count")
+    if config is not None and config.type == _SCREEN and evr.success:
+        # Every non-null value occurs once, so no row breaks the uniqueness rule.
+        element_count, unexpected = rows, 0
+        details["checked_by"] = _SCREEN
     if rule.kind is RuleKind.CUSTOM and unexpected is None:
         # GX's unexpected-rows check reports the number of rows its query returned.
         observed_rows = raw.get("observed_value")

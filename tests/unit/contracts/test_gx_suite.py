@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from great_expectations.datasource.fluent.interfaces import Batch
 from pyspark.sql import SparkSession
 
-from crm_lakehouse.contracts import build_suite, enforce
+from crm_lakehouse.contracts import RuleResult, build_suite, enforce
 
 from ._support import REF, column, contract, custom, lib
 
@@ -100,3 +102,63 @@ def test_the_context_is_ephemeral_and_writes_nothing(
     with enforce(df, ROW_RULES, run_id="r", reference_time=REF, gx_row_rules=True) as res:
         assert res.gx_validation is not None
     assert list(tmp_path.iterdir()) == []
+
+
+KEYED = contract(
+    [column("id", "string"), column("email", "string", classification="pii")],
+    [
+        lib("unique", "warn", args={"properties": ["id"]}),
+        lib("unique", "warn", args={"properties": ["email"]}, mostly=0.5),
+    ],
+)
+
+
+def _gx(results: tuple[RuleResult, ...]) -> dict[str, RuleResult]:
+    return {r.rule_id: r for r in results if r.engine == "great_expectations"}
+
+
+def test_unique_keys_pass_on_the_aggregate_screen_alone(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    passes: list[list[str]] = []
+    validate = Batch.validate
+
+    def counted(self: Batch, suite: Any, **kwargs: Any) -> Any:
+        passes.append(sorted(e.expectation_type for e in suite.expectations))
+        return validate(self, suite, **kwargs)
+
+    monkeypatch.setattr(Batch, "validate", counted)
+    df = spark.createDataFrame(
+        [("a", "a@x.io"), ("b", "b@x.io"), (None, None)], "id string, email string"
+    )
+
+    with enforce(df, KEYED, run_id="r", reference_time=REF) as res:
+        got = _gx(res.results)
+
+    assert passes == [["expect_column_proportion_of_unique_values_to_be_between"] * 2]
+    for rule_id in ("silver.things.id.unique", "silver.things.email.unique"):
+        r = got[rule_id]
+        assert (r.passed, r.unexpected_count, r.element_count) == (True, 0, 3), rule_id
+        assert r.observed_value == "0 of 3 rows (0%)"
+
+
+def test_a_failed_screen_is_measured_exactly_with_mostly_and_pii_respected(
+    spark: SparkSession,
+) -> None:
+    rows = [("a", "a@x.io"), ("a", "a@x.io"), ("b", "b@x.io"), ("c", "c@x.io")]
+    df = spark.createDataFrame(rows, "id string, email string")
+
+    with enforce(df, KEYED, run_id="r", reference_time=REF) as res:
+        got = _gx(res.results)
+        docs = {r["expectation_config"]["meta"]["rule_id"]: r for r in res.gx_validation["results"]}
+
+    ids, emails = got["silver.things.id.unique"], got["silver.things.email.unique"]
+    assert (ids.passed, ids.unexpected_count, ids.element_count) == (False, 2, 4)
+    assert ids.details["partial_unexpected_list"] == ["a", "a"]
+    # Two of four rows (50%) share an email: within mostly 0.5, and no sample of PII values.
+    assert (emails.passed, emails.unexpected_count) == (True, 2)
+    assert "partial_unexpected_list" not in emails.details
+    assert "partial_unexpected_list" not in docs["silver.things.email.unique"]["result"]
+    assert docs["silver.things.id.unique"]["expectation_config"]["type"] == (
+        "expect_column_values_to_be_unique"
+    )
