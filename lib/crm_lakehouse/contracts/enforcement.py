@@ -347,16 +347,16 @@ def publish_quarantine(
 
 
 def _sql(df: DataFrame, select: list[str], *, where: str | None = None) -> DataFrame:
-    """``SELECT <select> FROM df [WHERE <where>]`` built from SQL text in one call (building
-    the same projection from Column objects costs a JVM round trip per function call)."""
+    """``SELECT <select> FROM df [WHERE <where>]`` from SQL expression text, in one call for
+    the filter and one for the projection (building the same projection from Column objects
+    costs a JVM round trip per function call).
 
-    def text(sql: str) -> str:  # {df} is the only placeholder; other braces are literal
-        return sql.replace("{", "{{").replace("}", "}}")
-
-    query = "SELECT " + text(", ".join(select)) + " FROM {df}"
-    if where:
-        query += " WHERE " + text(where)
-    return df.sparkSession.sql(query, df=df)
+    Through the DataFrame API, not ``spark.sql(query, df=df)``: a DataFrame passed to
+    ``spark.sql`` is not matched against the cache, so every query on it recomputed the input
+    (for a Bronze table: reading and parsing the files again) instead of reading the cached
+    rows the guard had just computed.
+    """
+    return (df.where(where) if where else df).selectExpr(*select)
 
 
 def _collect_sql(flagged: list[tuple[str, str]]) -> str:

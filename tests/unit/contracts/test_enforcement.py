@@ -187,6 +187,24 @@ def test_a_cached_input_is_not_cached_twice(spark: SparkSession) -> None:
         df.unpersist()
 
 
+def _reads_cache(df: DataFrame) -> bool:
+    return "InMemoryTableScan" in df._jdf.queryExecution().executedPlan().toString()
+
+
+def test_published_and_held_rows_are_read_from_the_cached_input(spark: SparkSession) -> None:
+    # A derived, cached frame, as the guard hands over: the projections must read the cache,
+    # never recompute the input (for Bronze, parse the files again).
+    df = _df(spark, [*GOOD, ("d", "nope", 1.0)]).where("id IS NOT NULL").cache()
+    try:
+        df.count()
+        with _run(df, _contract()) as res:
+            assert res.cached is None
+            assert _reads_cache(res.published) and _reads_cache(res.quarantined)
+            assert res.published.count() == 3
+    finally:
+        df.unpersist()
+
+
 def test_raise_on_fail_false_returns_the_failure_for_the_caller(spark: SparkSession) -> None:
     df = _df(spark, [(None, "x@acme.com", 1.0)])
     with _run(df, _contract(id_action="fail"), raise_on_fail=False) as res:
