@@ -299,6 +299,7 @@ def _run_step(
     outcome.rows_quarantined += enforced.rows_quarantined
     outcome.metrics["contract_rows_checked"] = enforced.rows_checked
     outcome.metrics["contract_seconds"] = round(enforced.seconds, 3)
+    outcome.metrics["contract_seconds_by_table"] = enforced.seconds_by_table
     outcome.metrics["input_fingerprint"] = fingerprint
     record.status = StepStatus.SUCCEEDED.value
     record.finished_at = dt.datetime.now(dt.UTC)

@@ -140,6 +140,10 @@ def test_bad_delivery_is_split_quarantined_recorded_and_gated(lake_env) -> None:
     validated = _results(port, lake, "day2").select("table").distinct().count()
     assert _version(port, lake, "ops.dq_results") - dq_before <= len(run.steps) + 1 < validated
     assert silver.rows_quarantined >= 1
+    # The run ledger says how long each validated table's contract took.
+    by_table = silver.metrics["contract_seconds_by_table"]
+    assert "silver.company_records" in by_table and all(v >= 0 for v in by_table.values())
+    assert sum(by_table.values()) <= silver.metrics["contract_seconds"] + 0.01
 
     companies = {
         r["source_id"]: r for r in port.read(lake.location("silver.company_records")).collect()

@@ -65,6 +65,9 @@ class GuardStats:
     rules_failed: int = 0
     seconds: float = 0.0
     """Time spent validating, recording results and holding rows (the table write excluded)."""
+    seconds_by_table: dict[str, float] = field(default_factory=dict)
+    """The validating and holding part of ``seconds``, per table (results are recorded once
+    per step, so their append is in ``seconds`` only)."""
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
@@ -291,6 +294,9 @@ class ContractGuard(DeltaPort):
         s.rows_quarantined += result.rows_quarantined
         s.seconds += seconds
         s.metrics.update(result.metrics())
+        s.seconds_by_table[result.table] = round(
+            s.seconds_by_table.get(result.table, 0.0) + seconds, 3
+        )
 
 
 def check_bronze_drift(
