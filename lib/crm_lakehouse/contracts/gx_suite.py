@@ -36,6 +36,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, TimestampNTZType
 
 from crm_lakehouse.contracts.model import Contract, Rule, RuleKind
+from crm_lakehouse.contracts.predicates import col
 from crm_lakehouse.contracts.results import ENGINE_GX, RuleResult
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def key_columns(contract: Contract) -> dict[str, Column]:
     out: dict[str, Column] = {}
     for rule in contract.rules:
         if rule.kind is RuleKind.UNIQUE and rule.column is None and len(rule.columns) > 1:
-            values = [F.col(f"`{c}`") for c in rule.columns]
+            values = [col(c) for c in rule.columns]
             present = reduce(lambda a, b: a | b, [v.isNotNull() for v in values])
             out[key_column_name(rule)] = F.when(present, F.struct(*values))
     return out

@@ -57,8 +57,6 @@ INGESTED_FILES_SCHEMA = StructType(
     ]
 )
 
-RUNS_DESCRIPTION = "One row per pipeline step run"
-
 RUNS_SCHEMA = StructType(
     [
         StructField("run_id", StringType(), False),
@@ -225,13 +223,16 @@ class RunLedger:
         self.port = port
         self.location = lake.location(RUNS)
 
+    def _create(self) -> None:
+        self.port.create(self.location, RUNS_SCHEMA, description="One row per pipeline step run")
+
     def _frame(self, steps: Sequence[StepRecord]) -> DataFrame:
-        self.port.create(self.location, RUNS_SCHEMA, description=RUNS_DESCRIPTION)
+        self._create()
         return self.port.spark.createDataFrame([s.as_row() for s in steps], RUNS_SCHEMA)
 
     def record(self, step: StepRecord) -> None:
         """Append a row (a step that starts, or one recorded in its final state at once)."""
-        self.port.create(self.location, RUNS_SCHEMA, description=RUNS_DESCRIPTION)
+        self._create()
         self.port.append_rows(self.location, [step.as_row()], RUNS_SCHEMA)
 
     def start(self, step: StepRecord) -> None:
