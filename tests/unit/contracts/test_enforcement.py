@@ -18,6 +18,7 @@ from pyspark.sql.types import (
 )
 
 from crm_lakehouse.contracts import Contract, enforce, quarantine_schema
+from crm_lakehouse.contracts.enforcement import validation_queries
 from crm_lakehouse.contracts.spark_types import same_type
 from crm_lakehouse.errors import ContractFailed, ContractViolation
 
@@ -203,6 +204,23 @@ def test_published_and_held_rows_are_read_from_the_cached_input(spark: SparkSess
             assert res.published.count() == 3
     finally:
         df.unpersist()
+
+
+@pytest.mark.parametrize("before", ["true", "false"])
+def test_validation_queries_run_without_adaptive_execution_then_restore_it(
+    spark: SparkSession, before: str
+) -> None:
+    key = "spark.sql.adaptive.enabled"
+    spark.conf.set(key, before)
+    try:
+        with validation_queries(spark):
+            assert spark.conf.get(key) == "false"
+        assert spark.conf.get(key) == before
+        with pytest.raises(ContractFailed):  # restored when the contract fails, too
+            _run(_df(spark, [(None, "ann@acme.com", 1.0)]), _contract())
+        assert spark.conf.get(key) == before
+    finally:
+        spark.conf.set(key, "true")
 
 
 def test_raise_on_fail_false_returns_the_failure_for_the_caller(spark: SparkSession) -> None:

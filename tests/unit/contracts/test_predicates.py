@@ -150,7 +150,14 @@ def test_rules_on_struct_fields_use_the_dotted_path(spark: SparkSession) -> None
     assert [r[0] for r in df.select(violation(rule, c)).collect()] == [False, True]
 
 
-def test_referential_rules_flag_values_missing_from_the_target(spark: SparkSession) -> None:
+@pytest.mark.parametrize(
+    ("max_listed", "joined"),
+    [(1000, False), (1, False), (0, True)],
+    ids=["listed", "listed-at-the-limit", "joined"],
+)
+def test_referential_rules_flag_values_missing_from_the_target(
+    spark: SparkSession, max_listed: int, joined: bool
+) -> None:
     c = contract(
         [
             column("row", "string"),
@@ -169,10 +176,14 @@ def test_referential_rules_flag_values_missing_from_the_target(spark: SparkSessi
         seen.append(table)
         return companies
 
-    widened, flags = attach_references(df, c, resolve)
-    (check,) = row_checks(c, flags)
+    widened, missing = attach_references(df, c, resolve, max_listed=max_listed)
+    (check,) = row_checks(c, missing)
     actual = widened.select("row", check.violated.alias("violated"))
     assert seen == ["silver.companies"]
+    # One value (c3) is missing: listed in the predicate up to max_listed, else joined.
+    assert (widened is not df) is joined
+    if not joined:
+        assert missing == {"silver.things.company.referential": "`company` IN ('c3')"}
     assert widened.count() == 4  # duplicates in the target do not multiply rows
     assert_df_equality(
         actual,
@@ -180,6 +191,44 @@ def test_referential_rules_flag_values_missing_from_the_target(spark: SparkSessi
         ignore_row_order=True,
         ignore_nullable=True,
     )
+
+
+@pytest.mark.parametrize(
+    ("type_name", "values", "targets", "joined"),
+    [
+        ("bigint", [1, 7, None], [1, 2], False),
+        ("date", [D(2020, 1, 1), D(2020, 1, 2), None], [D(2020, 1, 1)], True),
+    ],
+    ids=["integer-listed", "date-joined"],
+)
+def test_referential_values_are_listed_only_for_exact_literal_types(
+    spark: SparkSession, type_name: str, values: list[Any], targets: list[Any], joined: bool
+) -> None:
+    c = contract(
+        [column("v", type_name, lib("referential", "warn", args={"references": "silver.t.id"}))]
+    )
+    df = _frame(spark, type_name, values)
+    target = spark.createDataFrame([(t,) for t in targets], f"id {type_name}")
+    widened, missing = attach_references(df, c, lambda _t: target)
+    (check,) = row_checks(c, missing)
+    assert (widened is not df) is joined
+    actual = widened.select("row", check.violated.alias("violated"))
+    assert_df_equality(
+        actual, _expected(spark, [False, True, False]), ignore_row_order=True, ignore_nullable=True
+    )
+
+
+def test_no_missing_value_compiles_to_a_constant_predicate(spark: SparkSession) -> None:
+    c = contract(
+        [column("v", "string", lib("referential", "fail", args={"references": "silver.t.id"}))]
+    )
+    df = _frame(spark, "string", ["a", None])
+    target = spark.createDataFrame([("a",), ("b",)], "id string")
+    widened, missing = attach_references(df, c, lambda _t: target)
+    assert widened is df
+    assert list(missing.values()) == ["FALSE"]
+    (check,) = row_checks(c, missing)
+    assert [r[0] for r in df.select(check.violated).collect()] == [False, False]
 
 
 def test_referential_rules_are_skipped_when_the_target_is_missing(spark: SparkSession) -> None:
