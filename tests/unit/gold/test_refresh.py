@@ -4,14 +4,18 @@ recovery from an unrecorded write, and a full refresh giving the same table."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from crm_lakehouse.config import DeltaAdapterKind, Settings
 from crm_lakehouse.delta import open_port
 from crm_lakehouse.delta._common import sql_string
+from crm_lakehouse.delta.port import DeltaPort
 from crm_lakehouse.gold import pipeline_summary as P
+from crm_lakehouse.gold import refresh
 from crm_lakehouse.gold.refresh import key_predicate, refresh_table
 from crm_lakehouse.gold.rules import load_gold_rules
 from crm_lakehouse.gold.state import BUILDS, last_build
@@ -38,12 +42,9 @@ def _table(ctx: StepContext, table: str) -> list[tuple[object, ...]]:
     return sorted(tuple(r) for r in ctx.port.read(ctx.location(table)).collect())
 
 
-def test_incremental_refresh_replaces_only_changed_keys(
-    spark: SparkSession, settings: Settings
-) -> None:
+def _silver(spark: SparkSession, settings: Settings) -> tuple[StepContext, DeltaPort, str, str]:
     port = open_port(spark, DeltaAdapterKind.DELTA_RS)
     ctx = StepContext(spark=spark, port=port, settings=settings, date="2026-11-20", run_id="r1")
-    bctx = BuildContext(load_gold_rules(), KEY)
     opps_loc, comps_loc = ctx.location(P.OPPORTUNITIES), ctx.location(P.COMPANIES)
     first = _opps(spark, 100.0)
     port.create(opps_loc, first.schema)
@@ -51,6 +52,14 @@ def test_incremental_refresh_replaces_only_changed_keys(
     comps = companies(spark, [company("CO-1", country="US"), company("CO-2", country="DE")])
     port.create(comps_loc, comps.schema)
     port.overwrite(comps_loc, comps)
+    return ctx, port, opps_loc, comps_loc
+
+
+def test_incremental_refresh_replaces_only_changed_keys(
+    spark: SparkSession, settings: Settings
+) -> None:
+    ctx, port, opps_loc, comps_loc = _silver(spark, settings)
+    bctx = BuildContext(load_gold_rules(), KEY)
 
     built = refresh_table(ctx, P.SPEC, bctx)
     gold = ctx.location(P.TABLE)
@@ -96,3 +105,23 @@ def test_incremental_refresh_replaces_only_changed_keys(
 def test_key_predicates_quote_values() -> None:
     assert sql_string("it's") == "'it\\'s'"
     assert key_predicate("k", ["a", "b\\c"]) == "`k` IN ('a', 'b\\\\c')"
+
+
+def test_a_small_gold_table_is_written_as_one_file(
+    spark: SparkSession, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = _silver(spark, settings)[0]
+    # Keep the aggregation's shuffle partitions apart, as on a larger table: three close
+    # months land in different partitions, which would each be a file.
+    key = "spark.sql.adaptive.coalescePartitions.enabled"
+    spark.conf.set(key, "false")
+    try:
+        built = refresh_table(ctx, P.SPEC, BuildContext(load_gold_rules(), KEY))
+        assert built.rows_written == 3
+        assert len(list(Path(ctx.location(P.TABLE)).glob("*.parquet"))) == 1
+        # Above the limit, the rows keep the aggregation's partitions: several files.
+        monkeypatch.setattr(refresh, "ONE_FILE_ROWS", 2)
+        refresh_table(ctx, P.SPEC, BuildContext(load_gold_rules(), KEY), full_refresh=True)
+        assert len(list(Path(ctx.location(P.TABLE)).glob("*.parquet"))) > 2
+    finally:
+        spark.conf.set(key, "true")
