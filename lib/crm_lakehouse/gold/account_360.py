@@ -32,7 +32,6 @@ from crm_lakehouse.gold.table import (
     Snapshot,
     cents,
     conform,
-    fingerprints,
 )
 
 TABLE = "gold.account_360"
@@ -200,34 +199,6 @@ def account_360(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
     return conform(out, SCHEMA)
 
 
-def account_fingerprint(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
-    """Per company id: its Silver row, merges, each of its deals and each of its people.
-
-    A deal's hash includes whether it is inside the trailing won-revenue window of the
-    snapshot's logical date, so a moving window changes exactly the companies it affects.
-    """
-    companies = snapshot.require(COMPANIES)
-    parts = [fingerprints(companies, "company_id", *sorted(companies.columns))]
-    merges = snapshot.get(COMPANY_MERGES)
-    if merges is not None:
-        parts.append(fingerprints(merges, "merged_id", "merged_id", "merged_into"))
-    opps = snapshot.get(OPPORTUNITIES)
-    if opps is not None:
-        facts = opportunity_facts(opps, ctx.rules, snapshot.date)
-        parts.append(fingerprints(facts, "company_id", *sorted(facts.columns)))
-    people = snapshot.get(PEOPLE)
-    if people is not None:
-        p = people.select(
-            "company_id",
-            "person_id",
-            "record_kinds",
-            "is_deleted",
-            _person_last_change(people).alias("changed_at"),
-        )
-        parts.append(fingerprints(p, "company_id", *sorted(p.columns)))
-    return reduce(DataFrame.unionByName, parts)
-
-
 SPEC = GoldTable(
     table=TABLE,
     key="company_id",
@@ -236,8 +207,7 @@ SPEC = GoldTable(
     inputs=(COMPANIES, COMPANY_MERGES, PEOPLE, OPPORTUNITIES),
     required=(COMPANIES,),
     build=account_360,
-    fingerprint=account_fingerprint,
     uses_pii_key=True,
 )
 
-__all__ = ["SCHEMA", "SPEC", "TABLE", "account_360", "account_fingerprint", "live_companies"]
+__all__ = ["SCHEMA", "SPEC", "TABLE", "account_360", "live_companies"]

@@ -23,7 +23,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from crm_lakehouse.gold.table import BuildContext, GoldTable, Snapshot, conform, fingerprints
+from crm_lakehouse.gold.table import BuildContext, GoldTable, Snapshot, conform
 
 TABLE = "gold.data_quality"
 DQ_RESULTS = "ops.dq_results"
@@ -122,18 +122,6 @@ def data_quality(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
     return conform(out, SCHEMA)
 
 
-def quality_fingerprint(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
-    dq = _results(snapshot)
-    parts = [fingerprints(dq, "run_id", *sorted(dq.columns))]
-    quarantined = _quarantined(snapshot)
-    if quarantined is not None:
-        parts.append(fingerprints(quarantined, "run_id", "table", "rows_quarantined"))
-    dates = _run_dates(snapshot)
-    if dates is not None:
-        parts.append(fingerprints(dates, "run_id", "_ledger_date"))
-    return reduce(DataFrame.unionByName, parts)
-
-
 SPEC = GoldTable(
     table=TABLE,
     key="run_id",
@@ -142,7 +130,6 @@ SPEC = GoldTable(
     inputs=(DQ_RESULTS, RUNS),
     required=(DQ_RESULTS,),
     build=data_quality,
-    fingerprint=quality_fingerprint,
     dynamic_inputs=quarantine_inputs,
 )
 

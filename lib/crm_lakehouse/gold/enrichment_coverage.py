@@ -31,7 +31,7 @@ from pyspark.sql.types import (
 
 from crm_lakehouse import normalise as N
 from crm_lakehouse.gold.account_360 import live_companies
-from crm_lakehouse.gold.table import BuildContext, GoldTable, Snapshot, conform, fingerprints, ratio
+from crm_lakehouse.gold.table import BuildContext, GoldTable, Snapshot, conform, ratio
 
 TABLE = "gold.enrichment_coverage"
 FIRMOGRAPHICS = "silver.firmographics"
@@ -171,11 +171,6 @@ def enrichment_coverage(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
     return summarise(coverage_facts(snapshot, ctx))
 
 
-def coverage_fingerprint(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
-    facts = coverage_facts(snapshot, ctx)
-    return fingerprints(facts, "provider", *sorted(facts.columns))
-
-
 SPEC = GoldTable(
     table=TABLE,
     key="provider",
@@ -184,7 +179,6 @@ SPEC = GoldTable(
     inputs=(FIRMOGRAPHICS, COMPANY_XREF, COMPANIES, COMPANY_MERGES, PROVIDER_CONFLICTS),
     required=(FIRMOGRAPHICS, COMPANY_XREF, COMPANIES),
     build=enrichment_coverage,
-    fingerprint=coverage_fingerprint,
 )
 
 __all__ = ["ATTRIBUTES", "SCHEMA", "SPEC", "TABLE", "coverage_facts", "enrichment_coverage"]

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
 from crm_lakehouse.gold.account_360 import live_companies
-from crm_lakehouse.gold.table import BuildContext, GoldTable, Snapshot, conform, fingerprints, ratio
+from crm_lakehouse.gold.table import BuildContext, GoldTable, Snapshot, conform, ratio
 
 TABLE = "gold.lead_funnel"
 PERSON_RECORDS = "silver.person_records"
@@ -111,11 +111,6 @@ def lead_funnel(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
     return summarise(lead_facts(snapshot))
 
 
-def lead_fingerprint(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
-    facts = lead_facts(snapshot)
-    return fingerprints(facts, "created_month", *sorted(facts.columns))
-
-
 SPEC = GoldTable(
     table=TABLE,
     key="created_month",
@@ -124,7 +119,6 @@ SPEC = GoldTable(
     inputs=(PERSON_RECORDS, PERSON_XREF, PEOPLE, COMPANIES, COMPANY_MERGES),
     required=(PERSON_RECORDS,),
     build=lead_funnel,
-    fingerprint=lead_fingerprint,
 )
 
 __all__ = ["SCHEMA", "SPEC", "TABLE", "lead_facts", "lead_funnel", "summarise"]

@@ -19,7 +19,6 @@ from crm_lakehouse.gold.table import (
     Snapshot,
     cents,
     conform,
-    fingerprints,
     ratio,
 )
 
@@ -105,14 +104,6 @@ def pipeline_summary(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
     return summarise(facts)
 
 
-def pipeline_fingerprint(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
-    """One hash per live deal (with its company's dimensions), keyed by close month."""
-    facts = deal_facts(
-        snapshot.require(OPPORTUNITIES), snapshot.get(COMPANIES), ctx.rules, snapshot.date
-    )
-    return fingerprints(facts, "close_month", *sorted(facts.columns))
-
-
 SPEC = GoldTable(
     table=TABLE,
     key="close_month",
@@ -121,7 +112,6 @@ SPEC = GoldTable(
     inputs=(OPPORTUNITIES, COMPANIES),
     required=(OPPORTUNITIES,),
     build=pipeline_summary,
-    fingerprint=pipeline_fingerprint,
 )
 
 __all__ = ["GROUP", "SCHEMA", "SPEC", "TABLE", "deal_facts", "pipeline_summary", "summarise"]

@@ -4,15 +4,15 @@
 
 * **unchanged**: the inputs are at the versions, date and parameters of the last recorded
   build (a rerun), or no key's rows differ: nothing is written, the Delta version stays.
-* **incremental**: the inputs as of the last build (``port.read(..., version=...)``) and now
-  are fingerprinted (:class:`~crm_lakehouse.gold.table.GoldTable`); the keys whose fingerprints
-  differ are recomputed (a semi-join Spark pushes below the aggregations), compared with the
-  stored rows, and only the keys whose rows really differ are replaced with
-  ``port.overwrite(..., predicate="<key> IN (...)")``.
+* **incremental**: the table is recomputed from the current inputs (cached) and compared with
+  the stored rows; only the keys whose rows differ (changed, new or gone) are replaced with
+  ``port.overwrite(..., predicate="<key> IN (...)")``. Comparing outputs costs one build and
+  a diff of two small tables; it replaced fingerprinting every input row as of the last build
+  and now, which cost more than the build itself (the day-2 Gold step at 100k records, run
+  on its own: 76.0 s -> 48.7 s, the same keys written).
 * **full**: the whole table is rebuilt when asked to (``full_refresh``), when there is no
-  trustworthy baseline (new table, no recorded build, a write nobody recorded, rules or PII key
-  changed, baseline versions no longer readable), or when more keys changed than
-  ``max_keys_per_write``.
+  trustworthy record of the last build (new table, no recorded build, a write nobody
+  recorded, rules or PII key changed), or when more keys changed than ``max_keys_per_write``.
 
 Every write carries a transaction id derived from the input versions, the Gold table's own
 version before the write and the mode, and is recorded in ``ops.gold_builds`` (see
@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 
 from crm_lakehouse.delta._common import sql_string
 from crm_lakehouse.delta.port import Txn
-from crm_lakehouse.errors import DeltaTableError, LakehouseError
+from crm_lakehouse.errors import DeltaTableError
 from crm_lakehouse.gold.state import GoldBuild, last_build, record_build
 from crm_lakehouse.gold.table import BuildContext, GoldTable, Snapshot, conform
 from crm_lakehouse.steps import StepContext
@@ -100,14 +100,11 @@ def refresh_table(
     ):
         return Refreshed(spec.table, "unchanged", gold_version, reason="inputs unchanged")
     current = Snapshot({t: port.read(ctx.location(t), version=v) for t, v in versions.items()}, ctx.date)  # fmt: skip
-    rows = spec.build(current, bctx)
+    rows = conform(spec.build(current, bctx), spec.schema)
     if reason is None and previous is not None:
+        rows = rows.persist()
         try:
-            baseline = _baseline(ctx, previous, list(versions))
-            changed = _changed_keys(ctx, spec, bctx, baseline, current, rows, location)
-        except LakehouseError as exc:  # e.g. the baseline versions were vacuumed
-            reason = f"baseline of {previous.logical_date} unreadable ({exc})"
-        else:
+            changed = changed_keys(spec, rows, port.read(location))
             if not changed:
                 return Refreshed(spec.table, "unchanged", gold_version, reason="no key changed")
             if len(changed) <= bctx.rules.max_keys_per_write:
@@ -116,7 +113,9 @@ def refresh_table(
                     ctx, spec, batch, versions, params, gold_version, "incremental",
                     f"{len(changed)} {spec.key} value(s) changed", changed,
                 )  # fmt: skip
-            reason = f"{len(changed)} keys changed (more than max_keys_per_write)"
+        finally:
+            rows.unpersist()
+        reason = f"{len(changed)} keys changed (more than max_keys_per_write)"
     assert reason is not None
     port.create(location, spec.schema, description=spec.description)
     return _write(ctx, spec, rows, versions, params, gold_version, "full", reason, None)
@@ -145,35 +144,11 @@ def _full_reason(
     return None
 
 
-def _baseline(ctx: StepContext, previous: GoldBuild, tables: list[str]) -> Snapshot:
-    frames: dict[str, DataFrame | None] = {}
-    for t in tables:
-        v = previous.inputs.get(t)
-        frames[t] = None if v is None else ctx.port.read(ctx.location(t), version=v)
-    return Snapshot(frames, previous.logical_date)
-
-
-def _changed_keys(
-    ctx: StepContext,
-    spec: GoldTable,
-    bctx: BuildContext,
-    baseline: Snapshot,
-    current: Snapshot,
-    rows: DataFrame,
-    location: str,
-) -> list[str]:
-    """Keys whose recomputed rows differ from the stored ones, among the keys whose input
-    fingerprints changed."""
-    old, new = spec.fingerprint(baseline, bctx), spec.fingerprint(current, bctx)
-    affected = (
-        old.exceptAll(new)
-        .unionByName(new.exceptAll(old))
-        .select(F.col("key").alias(spec.key))
-        .distinct()
-        .localCheckpoint()
-    )
-    candidate = conform(rows.join(affected, spec.key, "left_semi"), spec.schema)
-    stored = conform(ctx.port.read(location).join(affected, spec.key, "left_semi"), spec.schema)
+def changed_keys(spec: GoldTable, rows: DataFrame, stored: DataFrame) -> list[str]:
+    """Keys whose rows in ``rows`` (the table recomputed, cached) differ from ``stored``:
+    changed, new or gone."""
+    candidate = conform(rows, spec.schema)
+    stored = conform(stored, spec.schema)
     differing = (
         candidate.exceptAll(stored)
         .select(spec.key)
@@ -250,4 +225,4 @@ def _write(
     )
 
 
-__all__ = ["Refreshed", "key_predicate", "refresh_table"]
+__all__ = ["Refreshed", "changed_keys", "key_predicate", "refresh_table"]

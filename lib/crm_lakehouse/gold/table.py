@@ -1,15 +1,12 @@
-"""What a Gold table is made of: its inputs, its schema, a pure build and a change fingerprint.
+"""What a Gold table is made of: its inputs, its schema and a pure build.
 
 Every Gold table is declared as a :class:`GoldTable`:
 
 * ``build(snapshot, ctx)`` computes the whole table from a :class:`Snapshot` of its inputs (the
   input tables at fixed versions plus the logical date). It is pure, so unit tests call it on
-  inline frames and the full refresh is just ``build`` on the current snapshot.
-* ``fingerprint(snapshot, ctx)`` lists, per value of the table's ``key`` column, one hash per
-  input fact the key's rows depend on (an opportunity, a company, a lead, ...), including facts
-  that depend on the logical date (e.g. whether a won deal is inside the revenue window). The
-  keys whose fingerprints differ between two snapshots are exactly the keys whose rows may have
-  changed, which is what an incremental refresh recomputes (:mod:`crm_lakehouse.gold.refresh`).
+  inline frames, the full refresh is ``build`` on the current snapshot, and the incremental
+  refresh compares its rows with the stored ones key by key
+  (:mod:`crm_lakehouse.gold.refresh`).
 
 Rows are conformed to the declared ``schema`` (column order and types), which is also what the
 contract in ``contracts/gold/<table>.yaml`` is checked against.
@@ -79,7 +76,6 @@ class GoldTable:
     inputs: tuple[str, ...]
     required: tuple[str, ...]
     build: Build
-    fingerprint: Build
     uses_pii_key: bool = False
     dynamic_inputs: Callable[[list[str]], tuple[str, ...]] | None = field(default=None)
     """Extra inputs chosen from the lake's table names (e.g. every quarantine table)."""
@@ -88,20 +84,6 @@ class GoldTable:
 def conform(df: DataFrame, schema: StructType) -> DataFrame:
     """``df`` with exactly ``schema``'s columns, in order, cast to its types."""
     return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
-
-
-def row_hash(*cols: str | Column) -> Column:
-    """SHA-256 of the JSON of the given columns: equal facts give equal hashes."""
-    return F.sha2(F.to_json(F.struct(*cols)), 256)
-
-
-def fingerprints(df: DataFrame, key: Column | str, *cols: str | Column) -> DataFrame:
-    """``(key, fp)`` rows: one hash of ``cols`` per row of ``df`` (rows with a null key left out,
-    since they cannot belong to any Gold row)."""
-    k = F.col(key) if isinstance(key, str) else key
-    return df.select(k.cast("string").alias("key"), row_hash(*cols).alias("fp")).where(
-        F.col("key").isNotNull()
-    )
 
 
 def money(col: Column | str) -> Column:

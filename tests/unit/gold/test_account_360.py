@@ -9,6 +9,7 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from crm_lakehouse.gold import account_360 as A
+from crm_lakehouse.gold.refresh import changed_keys
 from crm_lakehouse.gold.rules import load_gold_rules
 from crm_lakehouse.gold.table import BuildContext, Snapshot
 
@@ -108,14 +109,12 @@ def test_lineage_freshness_and_hashed_phone(snapshot: Snapshot) -> None:
     )
 
 
-def test_fingerprint_changes_only_for_companies_whose_inputs_changed(
+def test_a_moving_revenue_window_changes_only_the_companies_it_affects(
     spark: SparkSession, snapshot: Snapshot
 ) -> None:
     ctx = BuildContext(load_gold_rules(), KEY)
-    before = A.account_fingerprint(snapshot, ctx)
-    same = A.account_fingerprint(snapshot, ctx)
-    assert before.exceptAll(same).count() == 0
-    # A year later the won deal O3 leaves the window: only CO-1 changes.
-    later = Snapshot(snapshot.frames, "2027-11-06")
-    diff = before.exceptAll(A.account_fingerprint(later, ctx)).select("key").distinct()
-    assert [r["key"] for r in diff.collect()] == ["CO-1"]
+    before = A.account_360(snapshot, ctx)
+    assert changed_keys(A.SPEC, A.account_360(snapshot, ctx), before) == []
+    # A year later the won deal O3 leaves the window: only CO-1's row changes.
+    later = A.account_360(Snapshot(snapshot.frames, "2027-11-06"), ctx)
+    assert changed_keys(A.SPEC, later, before) == ["CO-1"]
