@@ -533,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = ", ".join(f"{int(k):,} on {v}" for k, v in dates.items())
     lines = [
         f"Command: `{command}` per scale (`make bench SCALES=...`); this invocation: "
-        f"`--scales {args.scales}`. Machine: {machine()}. Measured: {measured}.",
+        f"`{' '.join(sys.argv[1:]) or '(defaults)'}`. Machine: {machine()}. Measured: {measured}.",
         "",
         "Step times come from `ops.runs` (the run ledger); they exclude starting the JVM, "
         "which the wall time includes. Contract time is the enforcement time the "
