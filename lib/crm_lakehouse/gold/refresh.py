@@ -101,9 +101,11 @@ def refresh_table(
         return Refreshed(spec.table, "unchanged", gold_version, reason="inputs unchanged")
     current = Snapshot({t: port.read(ctx.location(t), version=v) for t, v in versions.items()}, ctx.date)  # fmt: skip
     rows = conform(spec.build(current, bctx), spec.schema)
-    if reason is None and previous is not None:
+    compared = reason is None and previous is not None
+    if compared:  # computed once for the comparison and whichever write follows
         rows = rows.persist()
-        try:
+    try:
+        if compared:
             changed = changed_keys(spec, rows, port.read(location))
             if not changed:
                 return Refreshed(spec.table, "unchanged", gold_version, reason="no key changed")
@@ -113,12 +115,13 @@ def refresh_table(
                     ctx, spec, batch, versions, params, gold_version, "incremental",
                     f"{len(changed)} {spec.key} value(s) changed", changed,
                 )  # fmt: skip
-        finally:
+            reason = f"{len(changed)} keys changed (more than max_keys_per_write)"
+        assert reason is not None
+        port.create(location, spec.schema, description=spec.description)
+        return _write(ctx, spec, rows, versions, params, gold_version, "full", reason, None)
+    finally:
+        if compared:
             rows.unpersist()
-        reason = f"{len(changed)} keys changed (more than max_keys_per_write)"
-    assert reason is not None
-    port.create(location, spec.schema, description=spec.description)
-    return _write(ctx, spec, rows, versions, params, gold_version, "full", reason, None)
 
 
 def _full_reason(

@@ -3,6 +3,7 @@ recovery from an unrecorded write, and a full refresh giving the same table."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -125,3 +126,28 @@ def test_a_small_gold_table_is_written_as_one_file(
         assert len(list(Path(ctx.location(P.TABLE)).glob("*.parquet"))) > 2
     finally:
         spark.conf.set(key, "true")
+
+
+def test_more_changed_keys_than_allowed_per_write_rebuild_the_table(
+    spark: SparkSession, settings: Settings
+) -> None:
+    ctx, port, opps_loc, comps_loc = _silver(spark, settings)
+    bctx = BuildContext(dataclasses.replace(load_gold_rules(), max_keys_per_write=1), KEY)
+    assert refresh_table(ctx, P.SPEC, bctx).mode == "full"
+    # Two close months change (2026-11 and 2027-01): more than one key per write allowed.
+    moved = _opps(spark, 150.0).withColumn(
+        "amount", F.when(F.col("source_id") == "O3", 999.0).otherwise(F.col("amount"))
+    )
+    port.overwrite(opps_loc, moved)
+    ctx2 = StepContext(spark=spark, port=port, settings=settings, date="2026-11-21", run_id="r2")
+    rebuilt = refresh_table(ctx2, P.SPEC, bctx)
+    assert (rebuilt.mode, rebuilt.reason) == (
+        "full",
+        "2 keys changed (more than max_keys_per_write)",
+    )
+    assert rebuilt.rows_written == 3
+    full = P.pipeline_summary(
+        Snapshot({P.OPPORTUNITIES: port.read(opps_loc), P.COMPANIES: port.read(comps_loc)}, ctx2.date),
+        bctx,
+    )  # fmt: skip
+    assert _table(ctx2, P.TABLE) == sorted(tuple(r) for r in full.collect())
