@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from crm_lakehouse.config import load_yaml
 from crm_lakehouse.errors import (
     ConfigError,
     DeltaTableError,
@@ -137,7 +138,7 @@ def _contract_description(contracts_dir: Path, table: str) -> str | None:
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
     if not isinstance(data, dict):

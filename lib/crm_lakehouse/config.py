@@ -139,9 +139,19 @@ def load_settings(
     return typing.cast(Settings, settings)
 
 
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` through libyaml's C loader when PyYAML has it (the same safe subset,
+    about ten times faster: the contracts alone took seconds to parse in pure Python at the
+    start of every run)."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
+
+
 def _read_yaml(path: Path, problems: list[str]) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problems.append(f"{path}: file not found")
         return {}

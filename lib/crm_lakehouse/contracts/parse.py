@@ -47,6 +47,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from crm_lakehouse.config import load_yaml
 from crm_lakehouse.contracts.formats import NamedFormat
 from crm_lakehouse.contracts.model import (
     LIBRARY_RULES,
@@ -340,7 +341,7 @@ def _relaxed(prop: Property) -> Property:
 
 def _parse_file(path: Path, problems: _Problems) -> Contract | None:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         problems.add("", "file not found")
         return None
