@@ -363,6 +363,24 @@ def test_append_rows_writes_driver_rows_as_append_would(port: DeltaPort, tmp_pat
     assert str(arrow.schema.field("updated_at").type) == "timestamp[us, tz=UTC]"
 
 
+def test_merge_rows_upserts_driver_rows_as_merge_would(port: DeltaPort, tmp_path: Path) -> None:
+    location = table(port, tmp_path, rows=A)
+    changed = (A[0][0], "Renamed", *A[0][2:])
+    new = (9, "Newco", "apac", 3, T0, False)
+
+    txn = None if unsupported(port, "merge with txn") else Txn("m", 1)
+
+    result = port.merge_rows(location, [changed, new], ACCOUNTS, keys=("id",), txn=txn)
+
+    assert (result.version, result.skipped) == (2, False)
+    assert_rows(port.read(location), [changed, *A[1:], new])
+    if txn is not None:
+        again = port.merge_rows(location, [changed, new], ACCOUNTS, keys=("id",), txn=txn)
+        assert again.skipped and port.version(location) == 2
+    with pytest.raises(DeltaTableError, match="more than once"):
+        port.merge_rows(location, [new, new], ACCOUNTS, keys=("id",))
+
+
 def test_append_rows_keeps_arrays_and_reads_naive_times_as_local(
     port: DeltaPort, tmp_path: Path
 ) -> None:

@@ -159,6 +159,19 @@ class ContractGuard(DeltaPort):
             return self.inner.append_rows(location, rows, schema, txn=txn)
         return super().append_rows(location, rows, schema, txn=txn)  # enforced, via append
 
+    def merge_rows(
+        self,
+        location: str,
+        rows: Sequence[Sequence[Any]],
+        schema: StructType,
+        *,
+        keys: Sequence[str],
+        txn: Txn | None = None,
+    ) -> WriteResult:
+        if self.contract_for(location) is None:
+            return self.inner.merge_rows(location, rows, schema, keys=keys, txn=txn)
+        return super().merge_rows(location, rows, schema, keys=keys, txn=txn)  # via merge
+
     def overwrite(
         self,
         location: str,

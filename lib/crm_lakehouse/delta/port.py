@@ -171,6 +171,25 @@ class DeltaPort(abc.ABC):
         unique on ``keys`` (rows with a NULL key aside), or DeltaTableError is raised.
         """
 
+    def merge_rows(
+        self,
+        location: str,
+        rows: Sequence[Sequence[Any]],
+        schema: StructType,
+        *,
+        keys: Sequence[str],
+        txn: Txn | None = None,
+    ) -> WriteResult:
+        """Upsert a few rows built on the driver (a run ledger's step outcome), given as tuples
+        in ``schema``'s column order: matched rows updated, others inserted.
+
+        The same as :meth:`merge` of ``spark.createDataFrame(rows, schema)``; an adapter may
+        write them without a Spark job.
+        """
+        return self.merge(
+            location, self.spark.createDataFrame(list(rows), schema), keys=keys, txn=txn
+        )
+
     @abc.abstractmethod
     def history(self, location: str, limit: int | None = None) -> list[HistoryEntry]:
         """Commits, newest first."""

@@ -267,11 +267,82 @@ class DeltaRsAdapter(DeltaPort):
         dt = self._table(location, "append to")
         if self.already_written(location, txn):
             return self._skipped(location, dt)
-        table_schema = _spark_schema(dt)
-        partition_by = list(dt.metadata().partition_columns)
-        if partition_by or not all(_arrow_writable(f.dataType) for f in schema.fields):
+        table = self._arrow_rows(location, "append to", dt, rows, schema)
+        if table is None:
             return super().append_rows(location, rows, schema, txn=txn)
-        order = conform_columns(location, "append to", table_schema, schema)
+        partition_by = list(dt.metadata().partition_columns)
+        staged = self._stage_arrow(location, table)
+        return self._append_staged(location, dt, _spark_schema(dt), partition_by, staged, txn)
+
+    def merge_rows(
+        self,
+        location: str,
+        rows: Sequence[Sequence[Any]],
+        schema: StructType,
+        *,
+        keys: Sequence[str],
+        txn: Txn | None = None,
+    ) -> WriteResult:
+        """Driver-side rows merged by delta-rs from an Arrow table: no Spark job (a run
+        ledger's step outcome cost a staging write and a scan before). Same limits as
+        :meth:`append_rows`."""
+        dt = self._table(location, "merge into")
+        if self.already_written(location, txn):
+            return self._skipped(location, dt)
+        check_keys(location, keys, _spark_schema(dt))
+        table = self._arrow_rows(location, "merge into", dt, rows, schema)
+        if table is None:
+            return super().merge_rows(location, rows, schema, keys=keys, txn=txn)
+        key_values = [tuple(r.values()) for r in table.select(list(keys)).to_pylist()]
+        if len(set(key_values)) != len(key_values):
+            raise DeltaTableError(
+                f"merge into {location}: the source has key values occurring more than once "
+                f"on keys {list(keys)}; deduplicate the source first"
+            )
+        before = dt.version()
+        props, write_id = self._commit_properties(txn, "merge into")
+        try:
+            metrics = (
+                dt.merge(
+                    source=table,
+                    predicate=key_predicate(keys),
+                    source_alias="s",
+                    target_alias="t",
+                    commit_properties=props,
+                )
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
+        except DeltaError as exc:
+            raise DeltaTableError(f"merge into {location}: {first_line(exc)}") from exc
+        return WriteResult(
+            table=location,
+            version=_committed_version(dt, before, write_id),
+            rows_written=sum(
+                as_int(metrics.get(k)) or 0
+                for k in ("num_target_rows_inserted", "num_target_rows_updated")
+            ),
+            files_added=as_int(metrics.get("num_target_files_added")),
+            metrics=dict(metrics),
+        )
+
+    def _arrow_rows(
+        self,
+        location: str,
+        operation: str,
+        dt: DeltaTable,
+        rows: Sequence[Sequence[Any]],
+        schema: StructType,
+    ) -> pa.Table | None:
+        """Driver rows as an Arrow table in the table's column order and types, or None when
+        the table is partitioned or has column types Arrow is not given here."""
+        table_schema = _spark_schema(dt)
+        if dt.metadata().partition_columns or not all(
+            _arrow_writable(f.dataType) for f in schema.fields
+        ):
+            return None
+        order = conform_columns(location, operation, table_schema, schema)
         position = {name: i for i, name in enumerate(schema.names)}
         # Every column nullable in the file: NOT NULL is checked from the footer, as for Spark's
         # files, so a null is refused with the same message naming the column.
@@ -287,9 +358,7 @@ class DeltaRsAdapter(DeltaPort):
                 # As Spark's createDataFrame does: a naive datetime is local time.
                 values = [v.astimezone(UTC) if v is not None else None for v in values]
             arrays.append(pa.array(values, type=arrow_field.type))
-        table = pa.Table.from_arrays(arrays, schema=arrow_schema)
-        staged = self._stage_arrow(location, table)
-        return self._append_staged(location, dt, table_schema, partition_by, staged, txn)
+        return pa.Table.from_arrays(arrays, schema=arrow_schema)
 
     def _append_staged(
         self,

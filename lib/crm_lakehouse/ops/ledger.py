@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
@@ -226,10 +225,6 @@ class RunLedger:
     def _create(self) -> None:
         self.port.create(self.location, RUNS_SCHEMA, description="One row per pipeline step run")
 
-    def _frame(self, steps: Sequence[StepRecord]) -> DataFrame:
-        self._create()
-        return self.port.spark.createDataFrame([s.as_row() for s in steps], RUNS_SCHEMA)
-
     def record(self, step: StepRecord) -> None:
         """Append a row (a step that starts, or one recorded in its final state at once)."""
         self._create()
@@ -240,7 +235,8 @@ class RunLedger:
 
     def finish(self, step: StepRecord) -> None:
         """Update the step's row (inserted if its ``running`` row is missing)."""
-        self.port.merge(self.location, self._frame([step]), keys=("run_id", "step"))
+        self._create()
+        self.port.merge_rows(self.location, [step.as_row()], RUNS_SCHEMA, keys=("run_id", "step"))
 
     def last_outcomes(self, logical_date: str) -> dict[str, LastOutcome]:
         """Per step, its latest outcome for ``logical_date`` (succeeded, failed, abandoned or
@@ -292,5 +288,7 @@ class RunLedger:
                 "the run stopped without recording an outcome (killed, or its machine was "
                 f"lost); found by run {found_by}"
             )
-        self.port.merge(self.location, self._frame(stale), keys=("run_id", "step"))
+        self.port.merge_rows(
+            self.location, [s.as_row() for s in stale], RUNS_SCHEMA, keys=("run_id", "step")
+        )
         return stale
