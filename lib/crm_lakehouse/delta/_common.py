@@ -57,6 +57,14 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def in_predicate(column: str, values: Sequence[str]) -> str:
+    """``<column> IN (<values>)``: the predicate of a write that replaces the rows of some key
+    values (``FALSE`` for none)."""
+    if not values:
+        return "FALSE"
+    return f"{quote(column)} IN ({', '.join(sql_string(v) for v in values)})"
+
+
 def key_predicate(keys: Sequence[str]) -> str:
     """The merge ON clause: equality of every key between target ``t`` and source ``s``."""
     return " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from crm_lakehouse.delta._common import sql_string
+from crm_lakehouse.delta._common import in_predicate
 from crm_lakehouse.delta.port import Txn
 from crm_lakehouse.errors import DeltaTableError
 from crm_lakehouse.gold.state import GoldBuild, last_build, record_build
@@ -48,10 +48,6 @@ class Refreshed:
     keys_written: int = 0
     rows_written: int = 0
     reason: str = ""
-
-
-def key_predicate(key: str, values: list[str]) -> str:
-    return f"`{key}` IN ({', '.join(sql_string(v) for v in values)})"
 
 
 def params_of(spec: GoldTable, bctx: BuildContext) -> dict[str, str]:
@@ -147,16 +143,29 @@ def _full_reason(
     return None
 
 
+def _key_digests(df: DataFrame, spec: GoldTable) -> DataFrame:
+    """Per key: its row count and the exact sum of its rows' 64-bit hashes (a multiset digest:
+    independent of row order; the JSON form makes it null-safe)."""
+    row_hash = F.xxhash64(F.to_json(F.struct(*[F.col(f.name) for f in spec.schema.fields])))
+    return df.groupBy(spec.key).agg(
+        F.count(F.lit(1)).alias("_n"), F.sum(row_hash.cast("decimal(38,0)")).alias("_h")
+    )
+
+
 def changed_keys(spec: GoldTable, rows: DataFrame, stored: DataFrame) -> list[str]:
     """Keys whose rows in ``rows`` (the table recomputed, cached) differ from ``stored``:
-    changed, new or gone."""
-    candidate = conform(rows, spec.schema)
-    stored = conform(stored, spec.schema)
+    changed, new or gone.
+
+    Compared through per-key digests (:func:`_key_digests`), one narrow aggregation per side,
+    instead of ``exceptAll`` over every column of both, which grouped the two tables by all
+    their columns.
+    """
+    new = _key_digests(conform(rows, spec.schema), spec)
+    old = _key_digests(conform(stored, spec.schema), spec)
     differing = (
-        candidate.exceptAll(stored)
+        new.join(old.toDF(spec.key, "_n0", "_h0"), spec.key, "full")
+        .where(~(F.col("_n").eqNullSafe(F.col("_n0")) & F.col("_h").eqNullSafe(F.col("_h0"))))
         .select(spec.key)
-        .unionByName(stored.exceptAll(candidate).select(spec.key))
-        .distinct()
     )
     return sorted(r[spec.key] for r in differing.collect())
 
@@ -198,7 +207,7 @@ def _write(
         n_rows = rows.count()
         if n_rows <= ONE_FILE_ROWS:
             rows = _as_one_partition(rows)
-        predicate = key_predicate(spec.key, keys) if keys is not None else None
+        predicate = in_predicate(spec.key, keys) if keys is not None else None
         result = ctx.port.overwrite(location, rows, predicate=predicate, txn=txn)
         n_keys = len(keys) if keys is not None else rows.select(spec.key).distinct().count()
     finally:
@@ -228,4 +237,4 @@ def _write(
     )
 
 
-__all__ = ["Refreshed", "changed_keys", "key_predicate", "refresh_table"]
+__all__ = ["Refreshed", "changed_keys", "refresh_table"]

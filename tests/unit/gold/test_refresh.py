@@ -13,11 +13,11 @@ from pyspark.sql import functions as F
 
 from crm_lakehouse.config import DeltaAdapterKind, Settings
 from crm_lakehouse.delta import open_port
-from crm_lakehouse.delta._common import sql_string
+from crm_lakehouse.delta._common import in_predicate, sql_string
 from crm_lakehouse.delta.port import DeltaPort
 from crm_lakehouse.gold import pipeline_summary as P
 from crm_lakehouse.gold import refresh
-from crm_lakehouse.gold.refresh import key_predicate, refresh_table
+from crm_lakehouse.gold.refresh import refresh_table
 from crm_lakehouse.gold.rules import load_gold_rules
 from crm_lakehouse.gold.state import BUILDS, last_build
 from crm_lakehouse.gold.table import BuildContext, Snapshot
@@ -105,7 +105,7 @@ def test_incremental_refresh_replaces_only_changed_keys(
 
 def test_key_predicates_quote_values() -> None:
     assert sql_string("it's") == "'it\\'s'"
-    assert key_predicate("k", ["a", "b\\c"]) == "`k` IN ('a', 'b\\\\c')"
+    assert in_predicate("k", ["a", "b\\c"]) == "`k` IN ('a', 'b\\\\c')"
 
 
 def test_a_small_gold_table_is_written_as_one_file(
