@@ -4,6 +4,7 @@ delivery, incremental = full rebuild, and pairwise quality against the generator
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -141,6 +142,27 @@ def test_unrelated_new_records_do_not_change_existing_ids(world: World) -> None:
     assert {r[0] for r in new_only.collect()}.isdisjoint(day1_ids)
 
 
+def test_day2_resolved_only_the_affected_region(world: World) -> None:
+    metrics = _silver_metrics(world, DAY2)
+    assert metrics["companies.incremental"] and metrics["people.incremental"]
+    records = _read(world, RES.COMPANY_XREF).count()
+    assert 0 < metrics["companies.region_seeds"] <= metrics["companies.region_records"] < records
+    assert 0 < metrics[f"{RES.COMPANIES}.replaced_ids"] < _read(world, RES.COMPANIES).count()
+    assert not _silver_metrics(world, DAY1)["companies.incremental"]
+
+
+def _silver_metrics(w: World, date: str) -> dict[str, object]:
+    """The metrics of the first successful Silver run of ``date`` (later ones are reruns)."""
+    rows = [
+        r
+        for r in w.port.read(w.lake.location("ops.runs")).collect()
+        if r["step"] == "silver" and str(r["logical_date"]) == date and r["status"] == "succeeded"
+    ]
+    assert rows, f"no successful silver run for {date}"
+    first = min(rows, key=lambda r: r["started_at"])
+    return dict(json.loads(first["metrics"] or "{}"))
+
+
 def test_incremental_equals_full_rebuild(world: World, spark: SparkSession) -> None:
     ctx = StepContext(spark, world.port, world.settings, DAY2, "rebuild")
     golden = rebuild(ctx)
@@ -148,6 +170,7 @@ def test_incremental_equals_full_rebuild(world: World, spark: SparkSession) -> N
     pairs = {
         RES.COMPANIES: golden.companies.companies,
         RES.COMPANY_XREF: golden.companies.xref,
+        RES.PROVIDER_CONFLICTS: golden.companies.conflicts,
         RES.PEOPLE: golden.people.people,
         RES.PERSON_XREF: golden.people.xref,
     }

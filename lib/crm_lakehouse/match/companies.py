@@ -9,7 +9,6 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from crm_lakehouse import normalise as N
-from crm_lakehouse.match.cluster import veto_cluster_conflicts
 from crm_lakehouse.match.compare import apply_rules, both_differ, both_equal, jaro_winkler
 from crm_lakehouse.match.config import CompanyMatching
 
@@ -78,6 +77,8 @@ def company_candidates(
                 "source_system",
                 "source_id",
                 "name",
+                "name_words",
+                "name_key",
                 F.col("registrable_domain").alias("domain"),
                 F.col("phone_e164").alias("phone"),
                 "street",
@@ -102,6 +103,8 @@ def company_candidates(
                 "source_system",
                 "source_id",
                 "name",
+                "name_words",
+                "name_key",
                 F.col("registrable_domain").alias("domain"),
                 F.lit(None).cast("string").alias("phone"),
                 F.lit(None).cast("string").alias("street"),
@@ -131,8 +134,8 @@ def company_candidates(
         "source_system",
         "source_id",
         "name",
-        N.company_name_words(F.col("name")).alias("name_words"),
-        N.company_name_key(F.col("name")).alias("name_key"),
+        "name_words",
+        "name_key",
         "domain",
         "phone",
         "street",
@@ -171,8 +174,20 @@ def company_blocking_keys(cfg: CompanyMatching) -> dict[str, Column]:
             F.length("name_key") >= 4,
             F.concat_ws(":", F.substring("name_key", 1, 6), F.coalesce("country", F.lit(""))),
         ),
+        "name_head": F.when(
+            F.length("name_key") >= 6,
+            F.concat_ws(
+                ":",
+                F.expr("substring(name_key, 1, div(length(name_key), 2) + 1)"),
+                F.coalesce("country", F.lit("")),
+            ),
+        ),
         "postal_code": F.when(
             F.col("postal_code").isNotNull(), F.concat_ws(":", "country", "postal_code")
+        ),
+        "postal_initial": F.when(
+            F.col("postal_code").isNotNull() & F.col("name_words").isNotNull(),
+            F.concat_ws(":", "country", "postal_code", F.substring("name_words", 1, 1)),
         ),
     }
     return {k: available[k] for k in cfg.blocking}
@@ -181,9 +196,10 @@ def company_blocking_keys(cfg: CompanyMatching) -> dict[str, Column]:
 def compare_companies(pairs: DataFrame, companies: DataFrame, cfg: CompanyMatching) -> DataFrame:
     """Features, score and matched rule of each candidate pair (``uid_l``, ``uid_r``).
 
-    ``companies`` needs :data:`COMPANY_COLUMNS` (``uid``, ``rank``, keys). Weak-rule links
-    between firm clusters with conflicting domains or phones are vetoed (``vetoed_by``), see
-    :func:`~crm_lakehouse.match.cluster.veto_cluster_conflicts`.
+    ``companies`` needs :data:`COMPANY_COLUMNS` (``uid`` and the keys). Matches of weak rules
+    are only pairwise here: the links between firm clusters with conflicting domains or phones
+    are vetoed when the clusters are formed (:data:`COMPANY_CLUSTER_ATTRIBUTES`,
+    :func:`~crm_lakehouse.match.cluster.cluster_matches`).
     """
     cols = [
         "uid",
@@ -225,13 +241,4 @@ def compare_companies(pairs: DataFrame, companies: DataFrame, cfg: CompanyMatchi
         "geo": w.geo,
         "country": w.country,
     }
-    scored = apply_rules(featured, cfg.rules, weights, cfg.threshold)
-    g = cfg.guards
-    return veto_cluster_conflicts(
-        scored,
-        companies,
-        cfg.rules,
-        COMPANY_CLUSTER_ATTRIBUTES,
-        max_iterations=g.max_iterations,
-        max_cluster_size=g.max_cluster_size,
-    )
+    return apply_rules(featured, cfg.rules, weights, cfg.threshold)

@@ -22,7 +22,16 @@ COMPANY_CONFLICTS = frozenset({"domain_conflict", "country_conflict"})
 # Conflicts between the firm clusters of a pair's two records (see MatchRule.cluster_forbid).
 COMPANY_CLUSTER_CONFLICTS = frozenset({"domain_conflict", "phone_conflict"})
 COMPANY_BLOCKING = frozenset(
-    {"domain", "phone", "name_key", "name_phonetic", "name_prefix", "postal_code"}
+    {
+        "domain",
+        "phone",
+        "name_key",
+        "name_phonetic",
+        "name_prefix",
+        "name_head",
+        "postal_code",
+        "postal_initial",
+    }
 )
 PERSON_FEATURES = frozenset({"email", "phone", "company", "last_name"})
 PERSON_CONFLICTS = frozenset({"email_conflict", "company_conflict"})

@@ -3,7 +3,8 @@
 These tables are the cleaned, per-source layer that entity resolution reads: every CRM company,
 person, opportunity and provider firmographic record with typed values and comparison keys.
 Malformed Bronze rows (``_corrupt_record`` set) are not promoted; they stay in Bronze.
-Resolution keys are computed here, once per record version: ``registrable_domain``,
+Resolution keys are computed here, once per record version: ``name_words`` and ``name_key``
+(the company name's comparison words and compact key), ``registrable_domain``,
 ``country_code`` (ISO alpha-2), ``phone_e164`` (with ``phone_reason`` when a phone did not
 parse), ``email_domain`` / ``email_reason`` for people, and ``first_seen``, the first delivery
 date of the record, from which golden ids derive. ``silver.opportunities.company_id`` is
@@ -44,6 +45,14 @@ def _lineage() -> list[Column]:
     ]
 
 
+def _name_keys(name: Column) -> list[Column]:
+    """The company name's comparison words (legal form and a leading 'the' removed) and its
+    compact key (the words joined), computed once per record version here rather than by
+    every resolution run over every record."""
+    words = N.company_name_words(name)
+    return [F.regexp_replace(words, " ", "").alias("name_key"), words.alias("name_words")]
+
+
 def _company_keys(website: Column, phone: Column, country: Column) -> list[Column]:
     """Comparison keys for entity resolution: registrable domain, ISO country, E.164 phone."""
     iso = N.country_code(country)
@@ -61,7 +70,7 @@ def standardise_salesforce_accounts(bronze: DataFrame) -> DataFrame:
         F.lit("salesforce").alias("source_system"),
         F.trim("Id").alias("source_id"),
         N.clean_text(F.col("Name")).alias("name"),
-        N.name_key(N.clean_text(F.col("Name"))).alias("name_key"),
+        *_name_keys(N.clean_text(F.col("Name"))),
         N.domain_from_url(F.col("Website")).alias("domain"),
         N.clean_text(F.col("Phone")).alias("phone"),
         N.clean_text(F.col("BillingStreet")).alias("street"),
@@ -86,7 +95,7 @@ def standardise_hubspot_companies(bronze: DataFrame) -> DataFrame:
         F.lit("hubspot").alias("source_system"),
         F.trim("id").alias("source_id"),
         N.clean_text(F.col(p + "name")).alias("name"),
-        N.name_key(N.clean_text(F.col(p + "name"))).alias("name_key"),
+        *_name_keys(N.clean_text(F.col(p + "name"))),
         N.domain_from_url(F.col(p + "domain")).alias("domain"),
         N.clean_text(F.col(p + "phone")).alias("phone"),
         N.clean_text(F.col(p + "address")).alias("street"),
@@ -261,7 +270,7 @@ def _firmographic(
         F.lit(provider).alias("source_system"),
         F.trim(source_id).alias("source_id"),
         N.clean_text(name).alias("name"),
-        N.name_key(N.clean_text(name)).alias("name_key"),
+        *_name_keys(N.clean_text(name)),
         N.domain_from_url(website).alias("domain"),
         N.clean_text(country).alias("country"),
         revenue_usd.alias("revenue_usd"),

@@ -13,7 +13,7 @@ from crm_lakehouse import normalise as N
 from crm_lakehouse.errors import ConfigError
 from crm_lakehouse.match.blocking import candidate_pairs
 from crm_lakehouse.match.cluster import connected_components, veto_cluster_conflicts
-from crm_lakehouse.match.companies import compare_companies
+from crm_lakehouse.match.companies import COMPANY_CLUSTER_ATTRIBUTES, compare_companies
 from crm_lakehouse.match.compare import apply_rules, jaro_winkler
 from crm_lakehouse.match.config import MatchRule, load_matching
 from tests.conftest import CONF
@@ -258,7 +258,10 @@ def test_shipped_company_rules_do_not_chain_two_companies_through_a_similar_name
         .where(F.col("l.uid") < F.col("r.uid"))
         .select(F.col("l.uid").alias("uid_l"), F.col("r.uid").alias("uid_r"))
     )
-    scored = compare_companies(pairs, companies, cfg)
+    scored = veto_cluster_conflicts(
+        compare_companies(pairs, companies, cfg), companies, cfg.rules,
+        COMPANY_CLUSTER_ATTRIBUTES, max_iterations=10, max_cluster_size=10,
+    )  # fmt: skip
     vetoed = {
         (r["uid_l"], r["uid_r"]): r["vetoed_by"]
         for r in scored.where("vetoed_by IS NOT NULL").collect()
@@ -294,3 +297,86 @@ def test_weak_rule_must_follow_every_firm_rule(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_matching(bad)
     assert "rules[0]: a rule with cluster_forbid ('domain_exact') must come after" in str(err.value)
+
+
+def _reference_clusters(
+    nodes: dict[int, tuple[str | None, str | None]],
+    firm: list[tuple[int, int]],
+    weak: list[tuple[int, int]],
+    max_size: int,
+) -> dict[int, int]:
+    """Plain-Python reference of vetoed clustering: firm components (size-guarded), weak links
+    vetoed between firm clusters whose domain or phone sets are disjoint, then components of
+    the firm links and surviving weak links (size-guarded); labels are the smallest node."""
+
+    def components(edges: list[tuple[int, int]]) -> dict[int, int]:
+        parent = {n: n for n in nodes}
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                x = parent[x]
+            return x
+
+        for a, b in edges:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+        label = {n: find(n) for n in nodes}
+        sizes: dict[int, int] = {}
+        for lab in label.values():
+            sizes[lab] = sizes.get(lab, 0) + 1
+        return {n: (n if sizes[lab] > max_size else lab) for n, lab in label.items()}
+
+    firm_label = components(firm)
+    members: dict[int, list[int]] = {}
+    for n, lab in firm_label.items():
+        members.setdefault(lab, []).append(n)
+
+    def values(n: int, i: int) -> set[str]:
+        return {v for m in members[firm_label[n]] if (v := nodes[m][i]) is not None}
+
+    def conflict(a: int, b: int) -> bool:
+        return any(
+            values(a, i) and values(b, i) and not values(a, i) & values(b, i) for i in (0, 1)
+        )
+
+    kept = [(a, b) for a, b in weak if not conflict(a, b)]
+    return components(firm + kept)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_cluster_matches_equals_a_plain_reference(spark: SparkSession, seed: int) -> None:
+    """Random graphs with firm and weak links, conflicting identifiers and a small size guard:
+    the composed Spark computation (firm components, vetoes, then the graph of firm clusters)
+    gives the same labels as the reference, one label per record."""
+    import random
+
+    from crm_lakehouse.match.cluster import cluster_matches
+
+    rnd = random.Random(seed)
+    n = 80
+    nodes = {
+        i: (
+            rnd.choice([None, None, "a.com", "b.com", "c.com"]),
+            rnd.choice([None, None, "+1", "+2"]),
+        )
+        for i in range(n)
+    }
+    edges = {tuple(sorted(rnd.sample(range(n), 2))) for _ in range(70)}
+    firm = [e for e in sorted(edges) if rnd.random() < 0.6]
+    weak = [e for e in sorted(edges) if e not in firm]
+    records = spark.createDataFrame(
+        [(i, i, d, p) for i, (d, p) in nodes.items()],
+        "uid long, rank long, domain string, phone string",
+    )
+    matches = spark.createDataFrame(
+        [(a, b, "domain_exact", True) for a, b in firm]
+        + [(a, b, "name_fuzzy", True) for a, b in weak],
+        "uid_l long, uid_r long, matched_rule string, is_match boolean",
+    )
+    out = cluster_matches(
+        records, matches, GUARDED_RULES, CLUSTER_ATTRIBUTES, max_iterations=50, max_cluster_size=6
+    )
+    got = {r["uid"]: r["label"] for r in out.components.labels.collect()}
+    assert out.components.labels.count() == n
+    assert got == _reference_clusters(nodes, firm, weak, 6)

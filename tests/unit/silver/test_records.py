@@ -51,10 +51,11 @@ def test_salesforce_accounts_typed_and_malformed_rows_not_promoted(spark: SparkS
     out = {r["source_id"]: r for r in R.standardise_salesforce_accounts(df).collect()}
     assert set(out) == {"001A", "001C"}
     a = out["001A"]
-    assert (a["source_system"], a["name"], a["name_key"], a["domain"]) == (
+    assert (a["source_system"], a["name"], a["name_key"], a["name_words"], a["domain"]) == (
         "salesforce",
         "Acme, Inc.",
-        "acmeinc",
+        "acme",
+        "acme",
         "acme.com",
     )
     assert (a["revenue_usd"], a["employees"], a["is_deleted"]) == (1200000.0, 250, False)
