@@ -314,7 +314,10 @@ class Previous:
     person_xref: DataFrame | None = None
     people: DataFrame | None = None
 
-    def usable(self, xref: DataFrame | None, golden: DataFrame | None) -> bool:
+    @staticmethod
+    def usable(xref: DataFrame | None, golden: DataFrame | None) -> bool:
+        """Whether ``xref`` and ``golden`` exist and carry the resolution state (an xref
+        written before it existed does not)."""
         return (
             xref is not None
             and golden is not None
@@ -328,13 +331,16 @@ def _uid(df: DataFrame) -> Column:
 
 def _region(
     cands: DataFrame,
-    previous_xref: DataFrame,
+    previous_xref: DataFrame | None,
+    previous_golden: DataFrame | None,
     id_column: str,
     compare: Callable[[DataFrame, DataFrame, Any], DataFrame],
     cfg: CompanyMatching | PersonMatching,
 ) -> Region | None:
-    """The affected region, or None when a full recomputation is due (records removed, or
-    the region covers more than :data:`FULL_SHARE` of them)."""
+    """The affected region, or None when a full recomputation is due (no usable previous
+    tables, records removed, or the region covers more than :data:`FULL_SHARE` of them)."""
+    if previous_xref is None or not Previous.usable(previous_xref, previous_golden):
+        return None
     prev = previous_xref.select(
         _uid(previous_xref).alias("uid"),
         F.col(id_column).alias("id"),
@@ -421,11 +427,7 @@ def resolve_companies(
         rules,
     )
     prev = previous or Previous()
-    region = (
-        _region(cands, prev.company_xref, "company_id", compare_companies, cfg)
-        if prev.company_xref is not None and prev.usable(prev.company_xref, prev.companies)
-        else None
-    )
+    region = _region(cands, prev.company_xref, prev.companies, "company_id", compare_companies, cfg)
     scoped = cands if region is None else cands.join(F.broadcast(region.uids), "uid")
     clustered = cluster(
         scoped,
@@ -491,11 +493,7 @@ def resolve_people(
         rules,
     )
     prev = previous or Previous()
-    region = (
-        _region(cands, prev.person_xref, "person_id", compare_people, cfg)
-        if prev.person_xref is not None and prev.usable(prev.person_xref, prev.people)
-        else None
-    )
+    region = _region(cands, prev.person_xref, prev.people, "person_id", compare_people, cfg)
     scoped = cands if region is None else cands.join(F.broadcast(region.uids), "uid")
     clustered = cluster(scoped, compare_people, cfg, "person_id", "PE", "people", None, region)
     recs = clustered.records.transform(checkpoint)
