@@ -194,7 +194,9 @@ def _silver_pii(world: World) -> tuple[set[str], set[str]]:
             # Single names ("Austin", "Jordan") are also city or company words; full names
             # are checked instead (below).
             for col in sorted(pii & set(df.columns) - {"first_name", "last_name"}):
-                values |= {r[0] for r in df.select(col).where(F.col(col).isNotNull()).collect()}
+                for (value,) in df.select(col).where(F.col(col).isNotNull()).collect():
+                    # An array (xref blocking keys) holds its values as elements.
+                    values |= set(value) if isinstance(value, list) else {value}
     return names, {v for v in values if len(v) >= 5}
 
 
