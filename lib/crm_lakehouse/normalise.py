@@ -112,11 +112,6 @@ def day_first_date(col: Column) -> Column:
     return F.to_date(F.try_to_timestamp(F.trim(col), F.lit("dd/MM/yyyy")))
 
 
-def name_key(col: Column) -> Column:
-    """A crude comparison key for company names: lower case, letters and digits only."""
-    return F.when(col.isNotNull(), F.regexp_replace(F.lower(col), r"[^a-z0-9]", ""))
-
-
 # --------------------------------------------------------------------------- entity resolution
 # Comparison keys and codes used by matching and survivorship (ARCHITECTURE.md, "Entity
 # resolution and survivorship"). All built-ins except the phone parser, which needs the

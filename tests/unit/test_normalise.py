@@ -68,9 +68,6 @@ CASES = [
         ["jane.doe@acme.com", None, None, None, None],
         id="email",
     ),
-    pytest.param(
-        N.name_key, ["Acme, Inc.", "ACME inc", None], ["acmeinc", "acmeinc", None], id="name_key"
-    ),
 ]
 
 

@@ -45,10 +45,18 @@ def block_keys(df: DataFrame, keys: Mapping[str, Column] | None = None) -> DataF
     return df.select("uid", F.explode(array).alias("block"))
 
 
-def _pairs_within(members: DataFrame) -> DataFrame:
-    left = members.select("block", F.col("uid").alias("uid_l"))
-    right = members.select("block", F.col("uid").alias("uid_r"))
-    return left.join(right, "block").where(F.col("uid_l") < F.col("uid_r")).select("uid_l", "uid_r")
+def _pairs_within(members: DataFrame, carry: tuple[str, ...] = ()) -> DataFrame:
+    """Every ``(uid_l, uid_r)`` with ``uid_l < uid_r`` sharing a block of ``members``
+    (``uid``, ``block`` and the ``carry`` columns, which come out as ``<name>_l``/``<name>_r``)."""
+
+    def side(suffix: str) -> DataFrame:
+        return members.select(
+            "block",
+            F.col("uid").alias(f"uid_{suffix}"),
+            *[F.col(c).alias(f"{c}_{suffix}") for c in carry],
+        )
+
+    return side("l").join(side("r"), "block").where(F.col("uid_l") < F.col("uid_r")).drop("block")
 
 
 def candidate_pairs(
@@ -79,22 +87,15 @@ def pairs_touching(
     inside = members.join(F.broadcast(hit), "block")
     sizes = inside.groupBy("block").agg(F.count(F.lit(1)).alias("size"))
     kept = inside.join(sizes.where(f"size >= 2 AND size <= {max_block_size}"), "block")
-    flagged = kept.join(F.broadcast(touching.select("uid", F.lit(True).alias("_t"))), "uid", "left")
+    flagged = kept.join(F.broadcast(touching.select("uid", F.lit(True).alias("t"))), "uid", "left")
     if done is not None:
         flagged = flagged.join(
-            F.broadcast(done.select("uid", F.lit(True).alias("_d"))), "uid", "left"
+            F.broadcast(done.select("uid", F.lit(True).alias("d"))), "uid", "left"
         )
     else:
-        flagged = flagged.withColumn("_d", F.lit(None).cast("boolean"))
-    left = flagged.select(
-        "block", F.col("uid").alias("uid_l"), F.col("_t").alias("t_l"), F.col("_d").alias("d_l")
-    )
-    right = flagged.select(
-        "block", F.col("uid").alias("uid_r"), F.col("_t").alias("t_r"), F.col("_d").alias("d_r")
-    )
+        flagged = flagged.withColumn("d", F.lit(None).cast("boolean"))
     return (
-        left.join(right, "block")
-        .where(F.col("uid_l") < F.col("uid_r"))
+        _pairs_within(flagged, carry=("t", "d"))
         .where(F.coalesce(F.col("t_l"), F.col("t_r"), F.lit(False)))
         .where(F.col("d_l").isNull() & F.col("d_r").isNull())
         .select("uid_l", "uid_r")

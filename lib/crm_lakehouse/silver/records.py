@@ -45,7 +45,7 @@ def _lineage() -> list[Column]:
     ]
 
 
-def _name_keys(name: Column) -> list[Column]:
+def name_keys(name: Column) -> list[Column]:
     """The company name's comparison words (legal form and a leading 'the' removed) and its
     compact key (the words joined), computed once per record version here rather than by
     every resolution run over every record."""
@@ -70,7 +70,7 @@ def standardise_salesforce_accounts(bronze: DataFrame) -> DataFrame:
         F.lit("salesforce").alias("source_system"),
         F.trim("Id").alias("source_id"),
         N.clean_text(F.col("Name")).alias("name"),
-        *_name_keys(N.clean_text(F.col("Name"))),
+        *name_keys(N.clean_text(F.col("Name"))),
         N.domain_from_url(F.col("Website")).alias("domain"),
         N.clean_text(F.col("Phone")).alias("phone"),
         N.clean_text(F.col("BillingStreet")).alias("street"),
@@ -95,7 +95,7 @@ def standardise_hubspot_companies(bronze: DataFrame) -> DataFrame:
         F.lit("hubspot").alias("source_system"),
         F.trim("id").alias("source_id"),
         N.clean_text(F.col(p + "name")).alias("name"),
-        *_name_keys(N.clean_text(F.col(p + "name"))),
+        *name_keys(N.clean_text(F.col(p + "name"))),
         N.domain_from_url(F.col(p + "domain")).alias("domain"),
         N.clean_text(F.col(p + "phone")).alias("phone"),
         N.clean_text(F.col(p + "address")).alias("street"),
@@ -270,7 +270,7 @@ def _firmographic(
         F.lit(provider).alias("source_system"),
         F.trim(source_id).alias("source_id"),
         N.clean_text(name).alias("name"),
-        *_name_keys(N.clean_text(name)),
+        *name_keys(N.clean_text(name)),
         N.domain_from_url(website).alias("domain"),
         N.clean_text(country).alias("country"),
         revenue_usd.alias("revenue_usd"),

@@ -7,10 +7,10 @@ import datetime as dt
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from crm_lakehouse import normalise as N
 from crm_lakehouse.gold import enrichment_coverage as E
 from crm_lakehouse.gold.rules import load_gold_rules
 from crm_lakehouse.gold.table import BuildContext, Snapshot
+from crm_lakehouse.silver.records import name_keys
 
 from ._support import columns, companies, company
 
@@ -40,8 +40,7 @@ def test_fill_agreement_conflicts_and_staleness(spark: SparkSession) -> None:
         ],
         FIRMO,
     )  # fmt: skip
-    words = N.company_name_words(F.col("name"))  # as the Silver table stores them
-    firmo = firmo.withColumns({"name_words": words, "name_key": F.regexp_replace(words, " ", "")})
+    firmo = firmo.select("*", *name_keys(F.col("name")))  # as the Silver table stores them
     xref = spark.createDataFrame(
         [("provider_a", "A1", "CO-1"), ("provider_a", "A2", "CO-2"), ("provider_a", "A3", "CO-3"),
          ("provider_b", "B1", "CO-9")],
