@@ -72,17 +72,41 @@ def _survivorship(rules_dir: Path | None) -> tuple[dict[str, float | None], froz
     )
 
 
-def _agrees(attribute: str, value: Column, golden: Column, tolerance: float | None) -> Column:
+def _agrees(attribute: str, tolerance: float | None) -> Column:
+    """The record's value of ``attribute`` against the golden one (``_g_<attribute>``)."""
     if attribute == "name":
-        return N.company_name_key(value) == N.company_name_key(golden)
+        return F.col("name_key") == F.col("_g_name_key")
+    value, golden = F.col(attribute), F.col(f"_g_{attribute}")
     if attribute in NUMERIC and tolerance is not None:
         v, g = value.cast("double"), golden.cast("double")
         return F.abs(v - g) <= F.abs(g) * F.lit(tolerance)
     return value.cast("string") == golden.cast("string")
 
 
+def _conflicted_attributes(conflicts: DataFrame | None) -> DataFrame | None:
+    """Per provider record and golden company: the attributes Silver reported it in conflict
+    on (``provider``, ``source_id``, ``company_id``, ``_conflicts``)."""
+    if conflicts is None:
+        return None
+    return (
+        conflicts.select("company_id", "attribute", F.explode("candidates").alias("c"))
+        .groupBy(
+            F.col("c.source").alias("provider"),
+            F.col("c.source_id").alias("source_id"),
+            "company_id",
+        )
+        .agg(F.collect_set("attribute").alias("_conflicts"))
+    )
+
+
 def coverage_facts(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
-    """One row per (provider record, attribute): filled, agrees, in conflict, staleness."""
+    """One row per (provider record, attribute): filled, agrees, in conflict, staleness.
+
+    Names are compared by their comparison key: the one Silver stored with the record
+    (``name_key``) against the golden name's, derived once per golden company. Conflicts are
+    attached per provider record, as the set of its attributes in conflict, before the rows are
+    exploded by attribute (one join of records instead of one of six rows per record).
+    """
     from crm_lakehouse.match.companies import company_candidates
     from crm_lakehouse.silver.resolution import load_rules
 
@@ -91,12 +115,25 @@ def coverage_facts(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
     cands = company_candidates(None, firmo, load_rules(ctx.resolution_rules_dir).industries)
     xref = snapshot.require(COMPANY_XREF).select("source_system", "source_id", "company_id")
     live = live_companies(snapshot.require(COMPANIES), snapshot.get(COMPANY_MERGES))
-    golden = live.select("company_id", *[F.col(a).alias(f"_g_{a}") for a in ATTRIBUTES])
-    records = cands.join(xref, ["source_system", "source_id"]).join(golden, "company_id")
+    golden = live.select(
+        "company_id",
+        *[F.col(a).alias(f"_g_{a}") for a in ATTRIBUTES if a != "name"],
+        N.company_name_key(F.col("name")).alias("_g_name_key"),
+    )
+    records = (
+        cands.join(xref, ["source_system", "source_id"])
+        .join(golden, "company_id")
+        .withColumnRenamed("source_system", "provider")
+    )
+    conflicted = _conflicted_attributes(snapshot.get(PROVIDER_CONFLICTS))
+    if conflicted is not None:
+        records = records.join(conflicted, ["provider", "source_id", "company_id"], "left")
+    else:
+        records = records.withColumn("_conflicts", F.lit(None).cast("array<string>"))
     logical = dt.date.fromisoformat(snapshot.date)
     staleness = F.datediff(F.lit(logical), F.to_date("as_of"))
     long = records.select(
-        F.col("source_system").alias("provider"),
+        "provider",
         "source_id",
         "company_id",
         staleness.alias("staleness_days"),
@@ -106,35 +143,17 @@ def coverage_facts(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
                     F.struct(
                         F.lit(a).alias("attribute"),
                         F.col(a).isNotNull().alias("filled"),
-                        _agrees(a, F.col(a), F.col(f"_g_{a}"), tolerances.get(a)).alias("agrees"),
+                        _agrees(a, tolerances.get(a)).alias("agrees"),
+                        F.coalesce(F.array_contains("_conflicts", a), F.lit(False)).alias(
+                            "conflict"
+                        ),
                     )
                     for a in ATTRIBUTES
                 ]
             )
         ).alias("a"),
     ).select("provider", "source_id", "company_id", "staleness_days", "a.*")
-    conflicts = snapshot.get(PROVIDER_CONFLICTS)
-    if conflicts is None:
-        conflicted = long.sparkSession.createDataFrame(
-            [], "provider string, source_id string, company_id string, attribute string"
-        )
-    else:
-        conflicted = (
-            conflicts.select("company_id", "attribute", F.explode("candidates").alias("c"))
-            .select(
-                F.col("c.source").alias("provider"),
-                F.col("c.source_id").alias("source_id"),
-                "company_id",
-                "attribute",
-            )
-            .distinct()
-        )
-    flagged = long.join(
-        conflicted.withColumn("_conflict", F.lit(True)),
-        ["provider", "source_id", "company_id", "attribute"],
-        "left",
-    )
-    return flagged.select(
+    return long.select(
         "provider",
         "attribute",
         "source_id",
@@ -142,7 +161,7 @@ def coverage_facts(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
         "filled",
         F.when(F.col("filled"), F.coalesce(F.col("agrees"), F.lit(False))).alias("agrees"),
         F.col("attribute").isin(sorted(checked)).alias("conflict_checked"),
-        F.when(F.col("filled"), F.coalesce(F.col("_conflict"), F.lit(False))).alias("conflict"),
+        F.when(F.col("filled"), F.col("conflict")).alias("conflict"),
         F.when(F.col("filled"), F.col("staleness_days")).alias("staleness_days"),
         F.lit(logical).alias("logical_date"),
     )
