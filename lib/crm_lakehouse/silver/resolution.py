@@ -39,6 +39,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from crm_lakehouse.checkpoint import checkpoint
+from crm_lakehouse.digest import row_hash
 from crm_lakehouse.match.blocking import block_key_array, candidate_pairs
 from crm_lakehouse.match.cluster import cluster_matches
 from crm_lakehouse.match.companies import (
@@ -153,12 +154,13 @@ def with_resolution_state(
 ) -> DataFrame:
     """Candidates with their ``block_keys`` and ``fingerprint`` (checkpointed).
 
-    The fingerprint hashes every candidate column as JSON (null-safe: a value moving between
-    columns changes it) together with the rules' digest, so a record counts as changed when
-    anything resolution reads of it changed, or when the rules did.
+    The fingerprint hashes every candidate column (null-safe: a value moving between columns
+    changes it, see :func:`~crm_lakehouse.digest.row_hash`) together with the rules' digest, so
+    a record counts as changed when anything resolution reads of it changed, or when the rules
+    did.
     """
-    cols = [c for c in candidates.columns if c != "uid"]
-    fingerprint = F.xxhash64(F.lit(rules.digest()), F.to_json(F.struct(*cols)))
+    fields = [f for f in candidates.schema.fields if f.name != "uid"]
+    fingerprint = row_hash(fields, F.lit(rules.digest()))
     return candidates.select(
         "*", block_key_array(keys).alias("block_keys"), fingerprint.alias("fingerprint")
     ).transform(checkpoint)
