@@ -23,8 +23,8 @@ def row_hash(fields: Iterable[StructField], *seed: Column) -> Column:
     parts = list(seed)
     for f in fields:
         c = F.col(f.name)
-        parts += [F.to_json(c) if isinstance(f.dataType, ArrayType | MapType | StructType) else c]
-        parts.append(c.isNull())
+        nested = isinstance(f.dataType, ArrayType | MapType | StructType)
+        parts += [F.to_json(c) if nested else c, c.isNull()]
     return F.xxhash64(*parts)
 
 

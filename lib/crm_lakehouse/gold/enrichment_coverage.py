@@ -83,11 +83,9 @@ def _agrees(attribute: str, tolerance: float | None) -> Column:
     return value.cast("string") == golden.cast("string")
 
 
-def _conflicted_attributes(conflicts: DataFrame | None) -> DataFrame | None:
+def _conflicted_attributes(conflicts: DataFrame) -> DataFrame:
     """Per provider record and golden company: the attributes Silver reported it in conflict
     on (``provider``, ``source_id``, ``company_id``, ``_conflicts``)."""
-    if conflicts is None:
-        return None
     return (
         conflicts.select("company_id", "attribute", F.explode("candidates").alias("c"))
         .groupBy(
@@ -125,9 +123,10 @@ def coverage_facts(snapshot: Snapshot, ctx: BuildContext) -> DataFrame:
         .join(golden, "company_id")
         .withColumnRenamed("source_system", "provider")
     )
-    conflicted = _conflicted_attributes(snapshot.get(PROVIDER_CONFLICTS))
-    if conflicted is not None:
-        records = records.join(conflicted, ["provider", "source_id", "company_id"], "left")
+    conflicts = snapshot.get(PROVIDER_CONFLICTS)
+    if conflicts is not None:
+        on = ["provider", "source_id", "company_id"]
+        records = records.join(_conflicted_attributes(conflicts), on, "left")
     else:
         records = records.withColumn("_conflicts", F.lit(None).cast("array<string>"))
     logical = dt.date.fromisoformat(snapshot.date)

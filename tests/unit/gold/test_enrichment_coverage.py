@@ -90,3 +90,12 @@ def test_fill_agreement_conflicts_and_staleness(spark: SparkSession) -> None:
     assert industry["median_staleness_days"] == 5.0
     assert rows[("provider_a", "domain")]["agreement_rate"] == 1.0
     assert rows[("provider_a", "country")]["logical_date"] == dt.date(2026, 11, 20)
+
+    # Without a provider_conflicts table nothing counts as in conflict; the rest is the same.
+    bare = Snapshot({**snap.frames, E.PROVIDER_CONFLICTS: None}, snap.date)
+    out = E.enrichment_coverage(bare, BuildContext(load_gold_rules()))
+    alone = {(r["provider"], r["attribute"]): r.asDict() for r in out.collect()}
+    assert alone[("provider_a", "revenue_usd")]["conflict_rate"] == 0.0
+    assert {k: {**v, "conflict_rate": None} for k, v in alone.items()} == {
+        k: {**v, "conflict_rate": None} for k, v in rows.items()
+    }
